@@ -1,0 +1,11 @@
+"""gradest: scikit-learn estimators fitted by gradient-based optimisation with JAX.
+
+Every estimator standardises its data, minimises its objective with one
+jit-compiled engine (gradients by JAX autodiff, optimisers from optax) and
+maps the solution back exactly to the user's units.
+"""
+
+from ._version import __version__
+from .linear_model import GradLinearRegression, GradLogisticRegression
+
+__all__ = ["GradLinearRegression", "GradLogisticRegression", "__version__"]

@@ -1,0 +1,65 @@
+"""What every gradest estimator shares: solver parameters and the call to the engine."""
+
+import functools
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._engine import MinimizeResult, minimize
+from ._solvers import SOLVERS
+
+__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic_fit"]
+
+ENGINE_CONSTRAINTS: dict = {
+    "solver": [StrOptions(set(SOLVERS))],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+def atomic_fit(fit):
+    """Leave the estimator unfitted if `fit` raises, never half-fitted.
+
+    `validate_data` sets ``n_features_in_`` before the optimisation can fail,
+    and a failed refit must not leave the previous model looking current.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            fitted = [k for k in vars(self)
+                      if k.endswith("_") and not k.startswith("_")]
+            for name in fitted:
+                delattr(self, name)
+            raise
+
+    return wrapper
+
+
+class GradientFitMixin:
+    """Runs the shared engine with the estimator's own solver settings.
+
+    Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
+    ``random_state`` and ``verbose`` (and may define ``batch_size``).
+    """
+
+    def _minimize(self, objective, params, data, weights: np.ndarray,
+                  hyper: dict, **options) -> MinimizeResult:
+        return minimize(
+            objective, params, data, weights, hyper,
+            solver=self.solver,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            batch_size=getattr(self, "batch_size", None),
+            random_state=self.random_state,
+            verbose=self.verbose,
+            name=type(self).__name__,
+            **options,
+        )

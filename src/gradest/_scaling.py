@@ -1,0 +1,141 @@
+"""Standardisation of the data and exact un-scaling of linear coefficients.
+
+Every estimator optimises in standardised units, where one learning rate suits
+all problems, and reports its result in the user's units. For a linear model
+with standardised inputs ``(x - m_x) / s_x`` and targets ``(y - m_y) / s_y``,
+the prediction ``m_y + s_y * (b~ + sum_j w~_j (x_j - m_xj) / s_xj)`` is the
+same affine function of x as ``b + sum_j w_j x_j`` with
+
+    w_j = s_y * w~_j / s_xj,        b = m_y + s_y * b~ - sum_j w_j m_xj.
+
+Means and standard deviations are weighted by the sample weights, so that an
+integer weight is the same as repeating a row. A column whose spread is lost
+in rounding is constant: its scale is 1 and, when centred, its standardised
+values are exactly 0, so it gets a zero coefficient and no NaN.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Standardization", "fit_standardization", "identity_standardization",
+           "scale_linear", "standardize", "unscale_linear"]
+
+
+class Standardization(NamedTuple):
+    """Column statistics: ``standardized = (raw - mean) / scale``.
+
+    Attributes
+    ----------
+    mean : ndarray of shape (n_columns,)
+        Weighted column means (zeros when not centring).
+    scale : ndarray of shape (n_columns,)
+        Weighted column standard deviations, 1 for constant columns.
+    constant : ndarray of bool of shape (n_columns,)
+        Columns whose weighted variance is zero up to rounding.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    constant: np.ndarray
+
+
+def fit_standardization(
+    A: np.ndarray, sample_weight: np.ndarray, *, center: bool, scale: bool
+) -> Standardization:
+    """Weighted column statistics of `A` (n_samples, n_columns).
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_samples, n_columns)
+        Data.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights with a positive sum.
+    center : bool
+        Subtract the weighted mean (otherwise the mean is reported as 0).
+    scale : bool
+        Divide by the weighted standard deviation (otherwise by 1).
+
+    Returns
+    -------
+    Standardization
+    """
+    n_columns = A.shape[1]
+    weights = sample_weight / sample_weight.sum()
+    mean = weights @ A
+    variance = weights @ (A - mean) ** 2
+    eps = np.finfo(A.dtype).eps
+    n_effective = np.count_nonzero(sample_weight)
+    # Rounding leaves a variance of order (n eps mean)^2 in a constant column.
+    constant = variance <= (n_effective * eps * mean) ** 2
+    std = np.where(constant, 1.0, np.sqrt(np.where(constant, 1.0, variance)))
+    return Standardization(
+        mean=(mean if center else np.zeros(n_columns)).astype(A.dtype),
+        scale=(std if scale else np.ones(n_columns)).astype(A.dtype),
+        constant=constant,
+    )
+
+
+def standardize(
+    A: np.ndarray,
+    stats: Standardization,
+    *,
+    center: bool,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return ``(A - mean) / scale``, written into `out` if given (one copy of A).
+
+    With `center`, constant columns become exactly zero.
+    """
+    out = np.subtract(A, stats.mean, out=out, dtype=A.dtype)
+    out /= stats.scale
+    if center and stats.constant.any():
+        out[:, stats.constant] = 0
+    return out
+
+
+def unscale_linear(
+    coef: np.ndarray, intercept: np.ndarray, x: Standardization, y: Standardization
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map a standardised linear model to the user's units.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_features, n_outputs)
+        Coefficients in standardised units.
+    intercept : ndarray of shape (n_outputs,)
+        Intercept in standardised units.
+    x, y : Standardization
+        Statistics of the inputs and of the outputs (use unit scale and zero
+        mean for outputs that were not standardised, such as logits).
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features, n_outputs)
+    intercept : ndarray of shape (n_outputs,)
+    """
+    raw_coef = coef * y.scale[None, :] / x.scale[:, None]
+    raw_intercept = y.mean + y.scale * intercept - x.mean @ raw_coef
+    return raw_coef, raw_intercept
+
+
+def scale_linear(
+    coef: np.ndarray, intercept: np.ndarray, x: Standardization, y: Standardization
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`unscale_linear`: a model in user units, standardised.
+
+    Used by ``warm_start`` to continue from a previous solution even when the
+    new data have other means and scales.
+    """
+    scaled_coef = coef * x.scale[:, None] / y.scale[None, :]
+    scaled_intercept = (intercept + x.mean @ coef - y.mean) / y.scale
+    return scaled_coef, scaled_intercept
+
+
+def identity_standardization(n_columns: int, dtype: np.dtype) -> Standardization:
+    """Statistics that leave data unchanged (``standardize=False``, logits)."""
+    return Standardization(
+        mean=np.zeros(n_columns, dtype=dtype),
+        scale=np.ones(n_columns, dtype=dtype),
+        constant=np.zeros(n_columns, dtype=bool),
+    )

@@ -1,0 +1,515 @@
+"""Linear regression and logistic regression fitted by gradient descent in JAX."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import jax.numpy as jnp
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic_fit
+from ._engine import bucket_rows
+from ._losses import sample_losses, weighted_mean
+from ._scaling import (
+    fit_standardization,
+    identity_standardization,
+    scale_linear,
+    standardize,
+    unscale_linear,
+)
+
+__all__ = ["GradLinearRegression", "GradLogisticRegression"]
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+@dataclass(frozen=True)
+class _LinearObjective:
+    """Weighted mean loss of ``X @ coef + intercept`` plus an L2 penalty.
+
+    Frozen, so equal objectives hash alike and share compiled code.
+    """
+
+    loss: str | Callable
+    squeeze: bool = False
+
+    def __call__(self, params, data, weights, hyper):
+        X, Y = data
+        predictions = X @ params["coef"]
+        if "intercept" in params:
+            predictions = predictions + params["intercept"]
+        losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze)
+        penalty = 0.5 * hyper["penalty"] * jnp.sum(params["coef"] ** 2)
+        return weighted_mean(losses, weights) + penalty
+
+
+class _LinearGradientModel(GradientFitMixin):
+    """Standardise, minimise in standardised units, map back to user units."""
+
+    _linear_constraints: dict = {
+        **ENGINE_CONSTRAINTS,
+        "fit_intercept": ["boolean"],
+        "standardize": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "warm_start": ["boolean"],
+    }
+
+    def _fit_linear(self, X, Y, sample_weight, *, objective, scale_targets,
+                    penalty_strength, hyper, previous):
+        """Fit ``Y ~ X @ coef + intercept``; returns raw coef, intercept, result.
+
+        `previous` is ``(coef, intercept)`` in user units for a warm start.
+        """
+        n_samples, n_features = X.shape
+        n_outputs = Y.shape[1]
+        center = self.fit_intercept and self.standardize
+        if self.standardize:
+            x_stats = fit_standardization(X, sample_weight, center=center, scale=True)
+        else:
+            x_stats = identity_standardization(n_features, X.dtype)
+        if self.standardize and scale_targets:
+            y_stats = fit_standardization(Y, sample_weight, center=center, scale=True)
+        else:
+            y_stats = identity_standardization(n_outputs, X.dtype)
+
+        # One copy of X: standardised straight into a buffer whose row count is
+        # rounded up (rows of zero weight), so that folds of similar sizes share
+        # compiled code. Mini-batches keep the exact rows they shuffle.
+        n_rows = n_samples if self.batch_size is not None else bucket_rows(n_samples)
+        X_fit = np.zeros((n_rows, n_features), dtype=X.dtype)
+        Y_fit = np.zeros((n_rows, n_outputs), dtype=X.dtype)
+        weights = np.zeros(n_rows, dtype=X.dtype)
+        standardize(X, x_stats, center=center, out=X_fit[:n_samples])
+        standardize(Y, y_stats, center=center and scale_targets,
+                    out=Y_fit[:n_samples])
+        weights[:n_samples] = sample_weight
+
+        if previous is not None:
+            coef0, intercept0 = scale_linear(*previous, x_stats, y_stats)
+        else:
+            coef0 = np.zeros((n_features, n_outputs), dtype=X.dtype)
+            intercept0 = np.zeros(n_outputs, dtype=X.dtype)
+        params = {"coef": coef0}
+        if self.fit_intercept:
+            params["intercept"] = intercept0
+
+        hyper = {**hyper, "penalty": penalty_strength / sample_weight.sum()}
+        result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper)
+        intercept = result.params.get("intercept", np.zeros(n_outputs, X.dtype))
+        coef, intercept = unscale_linear(result.params["coef"], intercept,
+                                         x_stats, y_stats)
+        if not self.fit_intercept:
+            intercept = np.zeros_like(intercept)
+        return coef.astype(X.dtype), intercept.astype(X.dtype), result
+
+    def _decision(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+    def _set_result(self, result):
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve
+
+
+class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
+    """Linear regression fitted by gradient-based optimisation with JAX.
+
+    The data are standardised (with sample weights) before fitting and the
+    solution is mapped back exactly to the original units, so `coef_` and
+    `intercept_` are directly comparable with
+    :class:`~sklearn.linear_model.LinearRegression`.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber", "absolute_error"} or callable, \
+            default="squared_error"
+        Per-sample loss. A callable ``loss(y_true, y_pred)`` written with
+        ``jax.numpy`` returns per-sample (or elementwise) losses; it receives
+        standardised targets and predictions when ``standardize=True``, and
+        1-D arrays when `y` is 1-D.
+    alpha : float, default=0.0
+        L2 penalty ``0.5 * alpha * ||w||^2`` on the standardised
+        coefficients, added to the sum of weighted losses. With squared error
+        the minimiser is :class:`~sklearn.linear_model.Ridge` fitted on
+        standardised X.
+    epsilon : float, default=1.35
+        Threshold of the Huber loss, in standardised residual units.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept. Without one the data are scaled but not
+        centred.
+    standardize : bool, default=True
+        Whether to optimise in standardised units. With False, the loss and
+        the penalty are on the raw data.
+    solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
+            default="adam"
+        Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
+    learning_rate : float, default=0.05
+        Constant step size of the first-order solvers.
+    max_iter : int, default=10000
+        Maximum number of iterations (epochs with mini-batches).
+    tol : float, default=1e-8
+        Convergence tolerance on the largest gradient component of the
+        standardised objective (on the epoch loss with mini-batches).
+    batch_size : int, default=None
+        None for full-batch steps, else the size of shuffled mini-batches.
+    warm_start : bool, default=False
+        Start from the previous solution when refitting.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mini-batch shuffling.
+    verbose : int, default=0
+        Print progress while fitting when positive.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients in the units of X and y.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept in the units of y.
+    n_iter_ : int
+        Number of iterations run.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Objective (standardised units) after each iteration.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, if X has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.LinearRegression : Closed-form least squares.
+    sklearn.linear_model.SGDRegressor : Stochastic gradient descent regression.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradest import GradLinearRegression
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = 1.8 * X[:, 0] + 32
+    >>> reg = GradLinearRegression(solver="lbfgs").fit(X, y)
+    >>> print(np.round(reg.coef_, 6), round(reg.intercept_, 6))
+    [1.8] 32.0
+    """
+
+    _parameter_constraints: dict = {
+        **_LinearGradientModel._linear_constraints,
+        "loss": [StrOptions({"squared_error", "huber", "absolute_error"}), callable],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, loss="squared_error", alpha=0.0, epsilon=1.35,
+                 fit_intercept=True, standardize=True, solver="adam",
+                 learning_rate=0.05, max_iter=10000, tol=1e-8, batch_size=None,
+                 warm_start=False, random_state=None, verbose=0):
+        self.loss = loss
+        self.alpha = alpha
+        self.epsilon = epsilon
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the linear model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight equals repeating the row.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        previous = self._previous_solution()
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True,
+                             y_numeric=True)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                             ensure_non_negative=True)
+        Y = np.asarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
+        if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
+            previous = None
+        squeeze = callable(self.loss) and y.ndim == 1
+        objective = _LinearObjective(self.loss, squeeze=squeeze)
+        coef, intercept, result = self._fit_linear(
+            X, Y, sample_weight, objective=objective, scale_targets=True,
+            penalty_strength=self.alpha, hyper={"epsilon": self.epsilon},
+            previous=previous)
+        if y.ndim == 1:
+            self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
+        else:
+            self.coef_, self.intercept_ = coef.T, intercept
+        self._set_result(result)
+        return self
+
+    def _previous_solution(self):
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        coef = np.atleast_2d(self.coef_).T
+        return coef, np.atleast_1d(self.intercept_).astype(coef.dtype)
+
+    def predict(self, X):
+        """Predict with the linear model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predicted values.
+        """
+        return self._decision(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimator):
+    """Logistic regression (binary or multinomial) fitted by gradient descent in JAX.
+
+    The features are standardised (with sample weights) before fitting and
+    the solution is mapped back exactly to the original units; the minimiser
+    equals :class:`~sklearn.linear_model.LogisticRegression` with the same
+    `C` fitted on standardised features.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse strength of the L2 penalty ``0.5 * ||w||^2 / C`` on the
+        standardised coefficients, added to the sum of weighted log-losses.
+        ``np.inf`` means no penalty.
+    fit_intercept : bool, default=True
+        Whether to fit intercepts.
+    standardize : bool, default=True
+        Whether to optimise in standardised units.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into the sample weights.
+    solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
+            default="adam"
+        Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
+    learning_rate : float, default=0.05
+        Constant step size of the first-order solvers.
+    max_iter : int, default=10000
+        Maximum number of iterations (epochs with mini-batches).
+    tol : float, default=1e-8
+        Convergence tolerance on the largest gradient component of the
+        standardised objective (on the epoch loss with mini-batches).
+    batch_size : int, default=None
+        None for full-batch steps, else the size of shuffled mini-batches.
+    warm_start : bool, default=False
+        Start from the previous solution when refitting.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mini-batch shuffling.
+    verbose : int, default=0
+        Print progress while fitting when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients in the units of X (one row for two classes).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+    n_iter_ : int
+        Number of iterations run.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Objective after each iteration.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, if X has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : The same model by quasi-Newton solvers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradest import GradLogisticRegression
+    >>> X = np.array([[0.52, 1.12, 0.77], [0.88, -1.08, 0.15],
+    ...               [0.52, 0.06, -1.30], [0.74, -2.49, 1.39]])
+    >>> y = np.array([True, True, False, True])
+    >>> clf = GradLogisticRegression(solver="lbfgs").fit(X, y)
+    >>> clf.predict(X)
+    array([ True,  True, False,  True])
+    """
+
+    _parameter_constraints: dict = {
+        **_LinearGradientModel._linear_constraints,
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, *, C=1.0, fit_intercept=True, standardize=True,
+                 class_weight=None, solver="adam", learning_rate=0.05,
+                 max_iter=10000, tol=1e-8, batch_size=None, warm_start=False,
+                 random_state=None, verbose=0):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.class_weight = class_weight
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels, of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight equals repeating the row.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        previous = None
+        if self.warm_start and hasattr(self, "coef_"):
+            previous = (self.coef_.T, self.intercept_)
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        classes = encoder.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, "
+                f"but the data contain only one class: {classes[0]!r}.")
+        codes = encoder.transform(y)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                             ensure_non_negative=True)
+        if self.class_weight is not None:
+            per_class = compute_class_weight(self.class_weight, classes=classes, y=y)
+            sample_weight = sample_weight * per_class[codes].astype(X.dtype)
+        weighted_classes = np.unique(codes[sample_weight > 0])
+        if len(weighted_classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with "
+                "positive weight, but only the class "
+                f"{classes[weighted_classes[0]]!r} has positive sample_weight.")
+
+        if len(classes) == 2:
+            Y = codes[:, None].astype(X.dtype)
+        else:
+            Y = np.eye(len(classes), dtype=X.dtype)[codes]
+        if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
+            previous = None
+        penalty = 0.0 if np.isinf(self.C) else 1.0 / self.C
+        coef, intercept, result = self._fit_linear(
+            X, Y, sample_weight, objective=_LinearObjective("log_loss"),
+            scale_targets=False, penalty_strength=penalty, hyper={},
+            previous=previous)
+        self.classes_ = classes
+        self.coef_, self.intercept_ = coef.T, intercept
+        self._set_result(result)
+        return self
+
+    def decision_function(self, X):
+        """Logits: of the second class for two classes, else of every class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Decision values.
+        """
+        scores = self._decision(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        scores = self.decision_function(X)
+        codes = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[codes]
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of `classes_`.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return -np.logaddexp(0, np.stack([scores, -scores], axis=1))
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of `classes_`.
+        """
+        return np.exp(self.predict_log_proba(X))
