@@ -49,9 +49,10 @@ class Status:
 # An objective that grows this many times above its starting value (or above
 # 1, whichever is larger) is diverging; waiting for an overflow wastes steps.
 _EXPLOSION_FACTOR = 1e8
-# The gradient cannot be resolved below a few hundred ulps of the working
-# precision; a smaller `tol` is raised to this so that float32 fits converge.
-_TOL_FLOOR_ULPS = 100
+# Rounding makes a gradient averaged over n rows uncertain by about
+# eps * sqrt(n) (a random walk of per-row errors); a smaller `tol` is raised to
+# this many times that, so that float32 fits can converge.
+_TOL_FLOOR_ULPS = 2
 # Mini-batch fits stop after this many epochs without improvement.
 _N_ITER_NO_CHANGE = 5
 # Iterations per compiled chunk: long enough to hide dispatch, short enough
@@ -69,6 +70,7 @@ class _LoopState(NamedTuple):
     key: jax.Array
     n_iter: jax.Array
     status: jax.Array
+    explosion: jax.Array
 
 
 @dataclass(frozen=True)
@@ -112,14 +114,6 @@ def bucket_rows(n_rows: int) -> int:
     return -(-n_rows >> shift) << shift
 
 
-def _pad_rows(array: np.ndarray, n_rows: int) -> np.ndarray:
-    if array.shape[0] == n_rows:
-        return array
-    padded = np.zeros((n_rows, *array.shape[1:]), dtype=array.dtype)
-    padded[: array.shape[0]] = array
-    return padded
-
-
 def _inf_norm(tree: Any) -> jax.Array:
     return optax.tree.norm(tree, ord=jnp.inf)
 
@@ -131,40 +125,42 @@ def _value_and_grad(fun, params, opt_state, solver):
     return jax.value_and_grad(fun)(params)
 
 
-@partial(jax.jit, static_argnames=("objective", "solver"))
-def _initial_state(params, data, weights, hyper, learning_rate, tol, key, *,
-                   objective, solver):
-    optimizer = make_optimizer(solver, learning_rate)
-    value, grad = jax.value_and_grad(objective)(params, data, weights, hyper)
-    status = jnp.where(_inf_norm(grad) <= tol, Status.CONVERGED, Status.RUNNING)
-    status = jnp.where(jnp.isfinite(value), status, Status.DIVERGED)
+def _start(params, optimizer, key, dtype) -> _LoopState:
+    """The loop state before the first iteration (built eagerly: nothing to compile)."""
     return _LoopState(
         params=params,
         opt_state=optimizer.init(params),
-        value=value,
-        grad=grad,
-        best=value,
+        value=jnp.asarray(jnp.nan, dtype),
+        grad=jax.tree.map(jnp.zeros_like, params),
+        best=jnp.asarray(jnp.inf, dtype),
         n_no_improve=jnp.zeros((), jnp.int32),
         key=key,
         n_iter=jnp.zeros((), jnp.int32),
-        status=status.astype(jnp.int32),
+        status=jnp.asarray(Status.RUNNING, jnp.int32),
+        explosion=jnp.asarray(jnp.inf, dtype),
     )
+
+
+def _keep_if(stop, old, new):
+    return jax.tree.map(lambda o, n: jnp.where(stop, o, n), old, new)
 
 
 def _full_batch_iteration(state, optimizer, fun, tol, solver):
-    updates, opt_state = optimizer.update(
-        state.grad, state.opt_state, state.params,
-        value=state.value, grad=state.grad, value_fn=fun,
-    )
-    params = optax.apply_updates(state.params, updates)
-    value, grad = _value_and_grad(fun, params, opt_state, solver)
+    """Evaluate at the current point; step unless the gradient is already small."""
+    value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
     converged = _inf_norm(grad) <= tol
+    updates, opt_state = optimizer.update(
+        grad, state.opt_state, state.params, value=value, grad=grad, value_fn=fun)
+    params = optax.apply_updates(state.params, updates)
+    # A converged point is returned as evaluated, not stepped past.
+    params = _keep_if(converged, state.params, params)
     return state._replace(params=params, opt_state=opt_state, value=value,
                           grad=grad), converged
 
 
 def _epoch_iteration(state, optimizer, objective, data, weights, hyper, tol,
                      batch_size):
+    """One shuffled pass over the rows in mini-batches."""
     n_rows = weights.shape[0]
     n_batches = -(-n_rows // batch_size)
     key, subkey = jax.random.split(state.key)
@@ -191,6 +187,7 @@ def _epoch_iteration(state, optimizer, objective, data, weights, hyper, tol,
         one_batch, (state.params, state.opt_state), batches)
     value = jnp.mean(values)
     improved = value < state.best - tol * jnp.maximum(jnp.abs(state.best), 1)
+    improved |= ~jnp.isfinite(state.best)
     n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
     last_grad = jax.tree.map(lambda g: g[-1], grads)
     state = state._replace(
@@ -201,9 +198,9 @@ def _epoch_iteration(state, optimizer, objective, data, weights, hyper, tol,
 
 @partial(jax.jit, static_argnames=(
     "objective", "solver", "batch_size", "chunk_size", "record_history"))
-def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter,
-               explosion, *, objective, solver, batch_size, chunk_size,
-               record_history):
+def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, *,
+               objective, solver, batch_size, chunk_size, record_history):
+    """Up to `chunk_size` iterations; one compiled function per problem shape."""
     optimizer = make_optimizer(solver, learning_rate)
 
     def fun(params):
@@ -221,24 +218,33 @@ def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter,
     def iterate(carry):
         state, i, losses, history = carry
         if batch_size is None:
-            state, converged = _full_batch_iteration(
+            new, converged = _full_batch_iteration(
                 state, optimizer, fun, tol, solver)
         else:
-            state, converged = _epoch_iteration(
+            new, converged = _epoch_iteration(
                 state, optimizer, objective, data, weights, hyper, tol,
                 batch_size)
-        n_iter = state.n_iter + 1
-        diverged = (~jnp.isfinite(state.value) | (state.value > explosion)
-                    | ~jnp.isfinite(_inf_norm(state.grad)))
+        first = state.n_iter == 0
+        explosion = jnp.where(
+            first, _EXPLOSION_FACTOR * jnp.maximum(jnp.abs(new.value), 1),
+            state.explosion)
+        diverged = (~jnp.isfinite(new.value) | (new.value > explosion)
+                    | ~jnp.isfinite(_inf_norm(new.grad)))
+        # A full-batch convergence is found before stepping: that evaluation
+        # is not an iteration. Mini-batch epochs always count.
+        stepped = ~converged | (batch_size is not None)
+        n_iter = state.n_iter + stepped.astype(jnp.int32)
         status = jnp.select(
             [diverged, converged, n_iter >= max_iter],
             [Status.DIVERGED, Status.CONVERGED, Status.MAX_ITER],
             Status.RUNNING).astype(jnp.int32)
-        losses = losses.at[i].set(state.value)
+        losses = jnp.where(stepped, losses.at[i].set(new.value), losses)
         if record_history:
-            history = jax.tree.map(lambda h, p: h.at[i].set(p), history,
-                                   state.params)
-        return state._replace(n_iter=n_iter, status=status), i + 1, losses, history
+            history = jax.tree.map(
+                lambda h, p: jnp.where(stepped, h.at[i].set(p), h),
+                history, new.params)
+        new = new._replace(n_iter=n_iter, status=status, explosion=explosion)
+        return new, i + stepped.astype(jnp.int32), losses, history
 
     state, n_done, losses, history = jax.lax.while_loop(
         keep_going, iterate, (state, jnp.zeros((), jnp.int32), losses, history))
@@ -264,9 +270,9 @@ def minimize(
     random_state: int | np.random.RandomState | None = None,
     verbose: int = 0,
     record_history: bool = False,
-    pad_rows: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     name: str = "estimator",
+    fixed_steps: bool = False,
 ) -> MinimizeResult:
     """Minimise ``objective(params, data, weights, hyper)`` over `params`.
 
@@ -293,7 +299,8 @@ def minimize(
         Most iterations (epochs when mini-batching).
     tol : float
         Full batch: stop once every gradient component is at most `tol` in
-        absolute value (`tol` is raised to 100 ulps of the working precision).
+        absolute value (`tol` is raised to ``2 * eps * sqrt(n_samples)`` of
+        the working precision, the size of rounding noise in the gradient).
         Mini-batches: stop once the epoch's mean objective has not improved by
         ``tol * max(1, |best|)`` for 5 epochs in a row.
     batch_size : int or None
@@ -305,14 +312,16 @@ def minimize(
         line per chunk of iterations.
     record_history : bool
         Keep every iterate (memory: ``max_iter`` copies of `params`).
-    pad_rows : bool
-        Pad the rows of `data` with zero-weight rows up to :func:`bucket_rows`
-        so that similar sizes share compiled code. Only for objectives whose
-        rows do not interact (a weighted mean over rows).
     chunk_size : int
         Iterations per compiled chunk.
     name : str
         Estimator name for messages.
+    fixed_steps : bool
+        Run exactly `max_iter` iterations: `tol` is ignored and reaching
+        `max_iter` is the intended end, not a ConvergenceWarning. With an
+        elementwise solver (such as 'adam') and an objective that sums
+        independent rows, each row then follows the same path whatever other
+        rows are optimised beside it.
 
     Returns
     -------
@@ -332,12 +341,11 @@ def minimize(
     n_rows = weights.shape[0]
     if batch_size is not None:
         batch_size = min(int(batch_size), n_rows)
-    elif pad_rows:
-        n_bucket = bucket_rows(n_rows)
-        data = jax.tree.map(lambda a: _pad_rows(a, n_bucket), data)
-        weights = _pad_rows(weights, n_bucket)
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    tol = max(float(tol), _TOL_FLOOR_ULPS * float(np.finfo(dtype).eps))
+    tol = max(float(tol),
+              _TOL_FLOOR_ULPS * float(np.finfo(dtype).eps) * np.sqrt(n_rows))
+    # A negative tolerance is never met by a gradient norm.
+    loop_tol = -1.0 if fixed_steps else tol
 
     with jax.enable_x64(dtype == np.float64):
         def to_device(tree):
@@ -346,18 +354,15 @@ def minimize(
         params, data, weights = to_device(params), to_device(data), to_device(weights)
         hyper = {k: jnp.asarray(v, dtype=dtype) for k, v in hyper.items()}
         lr = jnp.asarray(learning_rate, dtype=dtype)
-        tol_ = jnp.asarray(tol, dtype=dtype)
-        state = _initial_state(
-            params, data, weights, hyper, lr, tol_, jax.random.key(seed),
-            objective=objective, solver=solver)
-        explosion = _EXPLOSION_FACTOR * jnp.maximum(jnp.abs(state.value), 1)
-        initial_params = params
-        losses, history = [], []
+        tol_ = jnp.asarray(loop_tol, dtype=dtype)
+        max_iter_ = jnp.asarray(max_iter, jnp.int32)
+        state = _start(params, make_optimizer(solver, learning_rate),
+                       jax.random.key(seed), dtype)
+        losses, history = [], [jax.tree.map(lambda p: np.asarray(p)[None], params)]
         started = last_report = time.perf_counter()
         while int(state.status) == Status.RUNNING:
             state, n_done, chunk_losses, chunk_history = _run_chunk(
-                state, data, weights, hyper, lr, tol_,
-                jnp.asarray(max_iter, jnp.int32), explosion,
+                state, data, weights, hyper, lr, tol_, max_iter_,
                 objective=objective, solver=solver, batch_size=batch_size,
                 chunk_size=chunk_size, record_history=record_history)
             done = slice(int(n_done))
@@ -369,19 +374,15 @@ def minimize(
             if verbose >= 2 or (verbose and now - last_report >= 1.0):
                 last_report = now
                 _report(name, state, now - started)
+        if verbose:
+            _report(name, state, time.perf_counter() - started)
         status, n_iter = int(state.status), int(state.n_iter)
         value = float(state.value)
         grad_max = float(_inf_norm(state.grad))
         params = jax.device_get(state.params)
-        if record_history:
-            history = jax.tree.map(
-                lambda p0, *hs: np.concatenate([np.asarray(p0)[None], *hs]),
-                initial_params, *history)
-        else:
-            history = None
+    history = (jax.tree.map(lambda *hs: np.concatenate(hs), *history)
+               if record_history else None)
 
-    if verbose:
-        _report(name, state, time.perf_counter() - started)
     loss_curve = np.concatenate(losses) if losses else np.empty(0, dtype=dtype)
     if status == Status.DIVERGED:
         raise ValueError(
@@ -389,7 +390,7 @@ def minimize(
             f"{value:.3g}. learning_rate={learning_rate!r} is too large for "
             f"solver={solver!r}; try a smaller learning_rate, such as "
             f"{learning_rate / 10:g}.")
-    if status == Status.MAX_ITER:
+    if status == Status.MAX_ITER and not fixed_steps:
         what = "epochs" if batch_size is not None else "iterations"
         warnings.warn(
             f"{name} did not converge in max_iter={max_iter} {what} "

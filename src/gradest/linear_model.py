@@ -158,7 +158,7 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         Constant step size of the first-order solvers.
     max_iter : int, default=10000
         Maximum number of iterations (epochs with mini-batches).
-    tol : float, default=1e-8
+    tol : float, default=1e-9
         Convergence tolerance on the largest gradient component of the
         standardised objective (on the epoch loss with mini-batches).
     batch_size : int, default=None
@@ -210,7 +210,7 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
 
     def __init__(self, *, loss="squared_error", alpha=0.0, epsilon=1.35,
                  fit_intercept=True, standardize=True, solver="adam",
-                 learning_rate=0.05, max_iter=10000, tol=1e-8, batch_size=None,
+                 learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
                  warm_start=False, random_state=None, verbose=0):
         self.loss = loss
         self.alpha = alpha
@@ -320,7 +320,7 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         Constant step size of the first-order solvers.
     max_iter : int, default=10000
         Maximum number of iterations (epochs with mini-batches).
-    tol : float, default=1e-8
+    tol : float, default=1e-9
         Convergence tolerance on the largest gradient component of the
         standardised objective (on the epoch loss with mini-batches).
     batch_size : int, default=None
@@ -367,13 +367,13 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
 
     _parameter_constraints: dict = {
         **_LinearGradientModel._linear_constraints,
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="right")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
     def __init__(self, *, C=1.0, fit_intercept=True, standardize=True,
                  class_weight=None, solver="adam", learning_rate=0.05,
-                 max_iter=10000, tol=1e-8, batch_size=None, warm_start=False,
+                 max_iter=10000, tol=1e-9, batch_size=None, warm_start=False,
                  random_state=None, verbose=0):
         self.C = C
         self.fit_intercept = fit_intercept
