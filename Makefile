@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test docs lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,20 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,plot]"
 	touch $@ $(VENV)/.demo-installed
 
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[docs,plot]"
+	touch $@ $(VENV)/.demo-installed
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/python -m gradest
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests
 	$(BIN)/python -m pytest
+
+# The HTML site, running every gallery example; any warning is an error.
+docs: $(VENV)/.docs-installed
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests
