@@ -61,7 +61,7 @@ fig.tight_layout()
 # %%
 # The loss curve
 # --------------
-# ``loss_curve_`` holds the objective after each iteration, in standardised
+# ``loss_curve_`` holds the objective at each iteration, in standardised
 # units: half the mean squared error of the standardised temperatures. Its
 # minimum is known in closed form: with one feature the best standardised
 # slope is the correlation coefficient :math:`r`, and the remaining loss is
@@ -70,7 +70,7 @@ fig.tight_layout()
 r = np.corrcoef(celsius, fahrenheit)[0, 1]
 
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
-ax.plot(np.arange(1, reg.n_iter_ + 1), reg.loss_curve_, marker=".", ms=3)
+ax.plot(np.arange(len(reg.loss_curve_)), reg.loss_curve_, marker=".", ms=3)
 ax.axhline((1 - r**2) / 2, color="black", ls="--", lw=1,
            label=r"minimum $(1 - r^2)/2$")
 ax.set_xlabel("iteration")

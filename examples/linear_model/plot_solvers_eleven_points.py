@@ -64,7 +64,7 @@ for solver, (reg, converged) in fits.items():
 # %%
 # The loss curves
 # ---------------
-# Each curve is the objective after each iteration minus its minimum, on a
+# Each curve is the objective at each iteration minus its minimum, on a
 # logarithmic scale. With one standardised feature the objective is a round
 # bowl (its Hessian is the identity), so gradient descent shrinks the gap by
 # the same factor ``(1 - 0.05)**2`` at every step: a straight line. With so
@@ -82,7 +82,7 @@ fig, ax = plt.subplots(figsize=(8, 4.5))
 for solver, (reg, converged) in fits.items():
     gap = np.maximum(reg.loss_curve_ - best_loss, 1e-17)
     style = "-" if converged else "--"
-    ax.semilogy(np.arange(1, reg.n_iter_ + 1), gap, style, lw=1.5,
+    ax.semilogy(np.arange(len(gap)), gap, style, lw=1.5,
                 marker="o" if reg.n_iter_ < 10 else None,
                 label=f"{solver} ({reg.n_iter_} it.)")
 ax.set_xlim(0, 450)
@@ -96,7 +96,7 @@ fig.tight_layout()
 # %%
 # The coefficients against least squares
 # --------------------------------------
-# The converged solvers agree with least squares to about 1e-9 or better:
+# The converged solvers agree with least squares to 1e-8 or better:
 # the tolerance bounds the gradient of the standardised objective, and the
 # exact un-scaling adds nothing to the error. RMSprop's coefficients are off
 # in the second decimal.
