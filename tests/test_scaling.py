@@ -1,5 +1,7 @@
 """Property tests of the standardisation and un-scaling algebra and of fits."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,7 +10,9 @@ from hypothesis.extra.numpy import arrays
 
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._scaling import (
+    compute_moments,
     fit_standardization,
+    merge_moments,
     scale_linear,
     standardize,
     unscale_linear,
@@ -58,6 +62,24 @@ def test_integer_weights_equal_repeated_rows(X, counts):
     np.testing.assert_allclose(weighted.mean, repeated.mean, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(weighted.scale, repeated.scale, rtol=1e-8, atol=1e-9)
     np.testing.assert_array_equal(weighted.constant, repeated.constant)
+
+
+@settings(max_examples=60, deadline=None)
+@given(X=_data(n_samples=25), weights=arrays(np.float64, 25, elements=st.floats(0, 5)),
+       cuts=st.lists(st.integers(1, 24), max_size=4))
+def test_moments_merged_over_chunks_equal_moments_of_all_rows(X, weights, cuts):
+    weights[0] = 1.0
+    bounds = [0, *sorted(set(cuts)), 25]
+    merged = None
+    for start, stop in itertools.pairwise(bounds):
+        if weights[start:stop].sum() > 0:
+            merged = merge_moments(merged, compute_moments(X[start:stop],
+                                                           weights[start:stop]))
+    whole = compute_moments(X, weights)
+    assert merged.weight == pytest.approx(whole.weight)
+    assert merged.count == whole.count
+    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-8, atol=1e-6)
 
 
 @settings(max_examples=40, deadline=None)

@@ -18,8 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Standardization", "fit_standardization", "identity_standardization",
-           "scale_linear", "standardize", "unscale_linear"]
+__all__ = ["Moments", "Standardization", "compute_moments", "fit_standardization",
+           "identity_standardization", "merge_moments", "scale_linear",
+           "standardization_from_moments", "standardize", "unscale_linear"]
 
 
 class Standardization(NamedTuple):
@@ -38,6 +39,98 @@ class Standardization(NamedTuple):
     mean: np.ndarray
     scale: np.ndarray
     constant: np.ndarray
+
+
+class Moments(NamedTuple):
+    """Weighted first and second moments of columns, mergeable across row blocks.
+
+    Attributes
+    ----------
+    weight : float
+        Sum of the weights.
+    count : int
+        Number of rows with positive weight.
+    mean : ndarray of shape (n_columns,)
+        Weighted mean.
+    m2 : ndarray of shape (n_columns,)
+        Weighted sum of squared deviations from `mean`.
+    """
+
+    weight: float
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+
+# Rows per block: bounds the temporaries of the moment computation.
+_BLOCK_ROWS = 65536
+
+
+def merge_moments(a: Moments | None, b: Moments) -> Moments:
+    """Moments of two row sets together (Chan, Golub and LeVeque's update)."""
+    if a is None or a.weight == 0:
+        return b
+    if b.weight == 0:
+        return a
+    weight = a.weight + b.weight
+    delta = b.mean - a.mean
+    return Moments(
+        weight=weight,
+        count=a.count + b.count,
+        mean=a.mean + delta * (b.weight / weight),
+        m2=a.m2 + b.m2 + delta**2 * (a.weight * b.weight / weight),
+    )
+
+
+def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
+    """Weighted column moments of `A`, in row blocks so temporaries stay small."""
+    moments = None
+    for start in range(0, max(A.shape[0], 1), _BLOCK_ROWS):
+        block = A[start:start + _BLOCK_ROWS]
+        weights = sample_weight[start:start + _BLOCK_ROWS]
+        total = float(weights.sum())
+        if total == 0:
+            continue
+        mean = (weights @ block) / total
+        m2 = weights @ (block - mean) ** 2
+        moments = merge_moments(moments, Moments(
+            total, int(np.count_nonzero(weights)), mean, m2))
+    if moments is None:
+        raise ValueError("sample_weight must have a positive sum.")
+    return moments
+
+
+def standardization_from_moments(
+    moments: Moments, *, center: bool, scale: bool, dtype: np.dtype
+) -> Standardization:
+    """Standardisation statistics from (possibly streamed) moments.
+
+    Parameters
+    ----------
+    moments : Moments
+        Column moments.
+    center : bool
+        Subtract the weighted mean (otherwise the mean is reported as 0).
+    scale : bool
+        Divide by the weighted standard deviation (otherwise by 1).
+    dtype : numpy dtype
+        Precision of the data.
+
+    Returns
+    -------
+    Standardization
+    """
+    n_columns = moments.mean.shape[0]
+    variance = moments.m2 / moments.weight
+    eps = np.finfo(dtype).eps
+    # Rounding leaves a variance of order (n eps mean)^2 in a constant column.
+    constant = variance <= (moments.count * eps * moments.mean) ** 2
+    std = np.sqrt(np.where(constant, 1.0, variance))
+    return Standardization(
+        mean=(moments.mean if center else np.zeros(n_columns)).astype(dtype),
+        scale=(std if scale else np.ones(n_columns)).astype(dtype),
+        constant=constant,
+    )
 
 
 def fit_standardization(
@@ -60,20 +153,8 @@ def fit_standardization(
     -------
     Standardization
     """
-    n_columns = A.shape[1]
-    weights = sample_weight / sample_weight.sum()
-    mean = weights @ A
-    variance = weights @ (A - mean) ** 2
-    eps = np.finfo(A.dtype).eps
-    n_effective = np.count_nonzero(sample_weight)
-    # Rounding leaves a variance of order (n eps mean)^2 in a constant column.
-    constant = variance <= (n_effective * eps * mean) ** 2
-    std = np.where(constant, 1.0, np.sqrt(np.where(constant, 1.0, variance)))
-    return Standardization(
-        mean=(mean if center else np.zeros(n_columns)).astype(A.dtype),
-        scale=(std if scale else np.ones(n_columns)).astype(A.dtype),
-        constant=constant,
-    )
+    return standardization_from_moments(
+        compute_moments(A, sample_weight), center=center, scale=scale, dtype=A.dtype)
 
 
 def standardize(
