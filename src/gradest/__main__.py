@@ -1,4 +1,4 @@
-"""``python -m gradest``: gradest beside scikit-learn on the seeds' examples and bundled data.
+"""``python -m gradest``: gradest beside scikit-learn on the seeds' examples and more.
 
 Prints one table of coefficients or scores and fit times. With matplotlib
 installed it also writes PNG figures (the fitted line, the loss curves) into
@@ -63,7 +63,8 @@ def _cases():
 def _summaries(kind: str, model, X, y) -> dict[str, str]:
     if kind == "regression":
         coef = np.ravel(getattr(model, "coef_", None))
-        shown = ", ".join(f"{c:.5g}" for c in coef[:2]) + (", ..." if coef.size > 2 else "")
+        shown = ", ".join(f"{c:.5g}" for c in coef[:2])
+        shown += ", ..." if coef.size > 2 else ""
         return {"coef": shown, "intercept": f"{float(model.intercept_):.6g}",
                 "score": f"R2 {model.score(X, y):.6f}"}
     return {"coef": "", "intercept": "",
@@ -90,8 +91,9 @@ def compare_linear_models(plot_dir: Path | None) -> list:
     print(header)
     print("-" * len(header))
     for name, model, summary, seconds, n_iter in rows:
-        print(f"{name:34} {model:13} {summary['coef']:24} {summary['intercept']:11} "
-              f"{summary['score']:34} {seconds:19} {n_iter!s:>6}")
+        print(f"{name:34} {model:13} {summary['coef']:24} "
+              f"{summary['intercept']:11} {summary['score']:34} {seconds:19} "
+              f"{n_iter!s:>6}")
     if plot_dir is not None:
         _plot_linear(plot_dir, fitted)
     return fitted
@@ -104,7 +106,7 @@ def _plot_linear(plot_dir: Path, fitted: list) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("\n(matplotlib is not installed: no figures; pip install 'gradest[plot]')")
+        print("\n(no figures without matplotlib: pip install 'gradest[plot]')")
         return
     plot_dir.mkdir(parents=True, exist_ok=True)
     X, y = _celsius_data()
@@ -130,7 +132,8 @@ def _plot_linear(plot_dir: Path, fitted: list) -> None:
     fig.tight_layout()
     fig.savefig(plot_dir / "loss_curves.png", dpi=120)
     plt.close(fig)
-    print(f"\nFigures written to {plot_dir.resolve()}/: celsius_fit.png, loss_curves.png")
+    print(f"\nFigures written to {plot_dir.resolve()}/: "
+          "celsius_fit.png, loss_curves.png")
 
 
 def main(argv: list[str] | None = None) -> None:
