@@ -92,6 +92,8 @@ class MinimizeResult:
     history : pytree of ndarray or None
         With ``record_history=True``, each parameter stacked over iterations,
         the initial parameters first.
+    opt_state : pytree of ndarray
+        The solver's state at the end, to continue from (``partial_fit``).
     """
 
     params: Any
@@ -100,6 +102,7 @@ class MinimizeResult:
     status: int
     grad_max: float
     history: Any = None
+    opt_state: Any = None
 
 
 def bucket_rows(n_rows: int) -> int:
@@ -125,11 +128,12 @@ def _value_and_grad(fun, params, opt_state, solver):
     return jax.value_and_grad(fun)(params)
 
 
-def _start(params, optimizer, key, dtype) -> _LoopState:
+def _start(params, optimizer, key, dtype, opt_state=None) -> _LoopState:
     """The loop state before the first iteration (built eagerly: nothing to compile)."""
     return _LoopState(
         params=params,
-        opt_state=optimizer.init(params),
+        opt_state=(optimizer.init(params) if opt_state is None
+                   else jax.tree.map(jnp.asarray, opt_state)),
         value=jnp.asarray(jnp.nan, dtype),
         grad=jax.tree.map(jnp.zeros_like, params),
         best=jnp.asarray(jnp.inf, dtype),
@@ -273,6 +277,7 @@ def minimize(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     name: str = "estimator",
     fixed_steps: bool = False,
+    opt_state: Any = None,
 ) -> MinimizeResult:
     """Minimise ``objective(params, data, weights, hyper)`` over `params`.
 
@@ -323,6 +328,9 @@ def minimize(
         independent rows, each row then follows the same path whatever other
         rows are optimised beside it.
 
+    opt_state : pytree or None
+        Solver state to continue from (from a previous result's
+        ``opt_state``), instead of a fresh one.
     Returns
     -------
     MinimizeResult
@@ -357,7 +365,7 @@ def minimize(
         tol_ = jnp.asarray(loop_tol, dtype=dtype)
         max_iter_ = jnp.asarray(max_iter, jnp.int32)
         state = _start(params, make_optimizer(solver, learning_rate),
-                       jax.random.key(seed), dtype)
+                       jax.random.key(seed), dtype, opt_state)
         losses, history = [], [jax.tree.map(lambda p: np.asarray(p)[None], params)]
         started = last_report = time.perf_counter()
         while int(state.status) == Status.RUNNING:
@@ -380,6 +388,7 @@ def minimize(
         value = float(state.value)
         grad_max = float(_inf_norm(state.grad))
         params = jax.device_get(state.params)
+        final_opt_state = jax.device_get(state.opt_state)
     history = (jax.tree.map(lambda *hs: np.concatenate(hs), *history)
                if record_history else None)
 
@@ -398,7 +407,8 @@ def minimize(
             "Increase max_iter, adjust learning_rate, or try solver='lbfgs'.",
             ConvergenceWarning, stacklevel=_caller_stacklevel())
     return MinimizeResult(params=params, n_iter=n_iter, loss_curve=loss_curve,
-                          status=status, grad_max=grad_max, history=history)
+                          status=status, grad_max=grad_max, history=history,
+                          opt_state=final_opt_state)
 
 
 def _caller_stacklevel() -> int:
