@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._engine import MinimizeResult, minimize
 from ._solvers import SOLVERS
 
-__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic_fit"]
+__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic_fit", "atomic_update"]
 
 ENGINE_CONSTRAINTS: dict = {
     "solver": [StrOptions(set(SOLVERS))],
@@ -19,6 +19,10 @@ ENGINE_CONSTRAINTS: dict = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
+
+
+def _fitted_names(estimator) -> list[str]:
+    return [k for k in vars(estimator) if k.endswith("_") and not k.endswith("__")]
 
 
 def atomic_fit(fit):
@@ -33,10 +37,29 @@ def atomic_fit(fit):
         try:
             return fit(self, *args, **kwargs)
         except BaseException:
-            fitted = [k for k in vars(self)
-                      if k.endswith("_") and not k.startswith("_")]
-            for name in fitted:
+            for name in _fitted_names(self):
                 delattr(self, name)
+            raise
+
+    return wrapper
+
+
+def atomic_update(partial_fit):
+    """Leave the estimator exactly as it was if `partial_fit` raises.
+
+    A bad chunk in a stream (wrong shape, a diverging step) must not cost the
+    model learnt from the chunks before it.
+    """
+
+    @functools.wraps(partial_fit)
+    def wrapper(self, *args, **kwargs):
+        saved = {name: getattr(self, name) for name in _fitted_names(self)}
+        try:
+            return partial_fit(self, *args, **kwargs)
+        except BaseException:
+            for name in _fitted_names(self):
+                delattr(self, name)
+            vars(self).update(saved)
             raise
 
     return wrapper
@@ -51,15 +74,16 @@ class GradientFitMixin:
 
     def _minimize(self, objective, params, data, weights: np.ndarray,
                   hyper: dict, **options) -> MinimizeResult:
-        return minimize(
-            objective, params, data, weights, hyper,
-            solver=self.solver,
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            batch_size=getattr(self, "batch_size", None),
-            random_state=self.random_state,
-            verbose=self.verbose,
-            name=type(self).__name__,
-            **options,
-        )
+        """Run the engine; `options` override the estimator's own settings."""
+        settings = {
+            "solver": self.solver,
+            "learning_rate": self.learning_rate,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "batch_size": getattr(self, "batch_size", None),
+            "random_state": self.random_state,
+            "verbose": self.verbose,
+            "name": type(self).__name__,
+        }
+        return minimize(objective, params, data, weights, hyper,
+                        **{**settings, **options})

@@ -3,11 +3,11 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -17,16 +17,20 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic_fit
+from ._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic_fit, atomic_update
 from ._engine import bucket_rows
 from ._losses import sample_losses, weighted_mean
 from ._scaling import (
-    fit_standardization,
+    Moments,
+    compute_moments,
     identity_standardization,
+    merge_moments,
     scale_linear,
+    standardization_from_moments,
     standardize,
     unscale_linear,
 )
+from ._solvers import needs_full_batch
 
 __all__ = ["GradLinearRegression", "GradLogisticRegression"]
 
@@ -53,6 +57,15 @@ class _LinearObjective:
         return weighted_mean(losses, weights) + penalty
 
 
+class _Stream(NamedTuple):
+    """What `partial_fit` carries from one call to the next."""
+
+    x_moments: Moments | None
+    y_moments: Moments | None
+    total_weight: float
+    opt_state: Any
+
+
 class _LinearGradientModel(GradientFitMixin):
     """Standardise, minimise in standardised units, map back to user units."""
 
@@ -65,22 +78,35 @@ class _LinearGradientModel(GradientFitMixin):
     }
 
     def _fit_linear(self, X, Y, sample_weight, *, objective, scale_targets,
-                    penalty_strength, hyper, previous):
-        """Fit ``Y ~ X @ coef + intercept``; returns raw coef, intercept, result.
+                    penalty_strength, hyper, previous, stream=None,
+                    **engine_options):
+        """Fit ``Y ~ X @ coef + intercept``.
 
-        `previous` is ``(coef, intercept)`` in user units for a warm start.
+        `previous` is ``(coef, intercept)`` in user units to start from (warm
+        start, or the model so far when streaming). `stream` is the
+        :class:`_Stream` of earlier `partial_fit` calls, whose statistics the
+        new rows update. Returns raw coef, intercept, the engine's result and
+        the updated stream.
         """
         n_samples, n_features = X.shape
         n_outputs = Y.shape[1]
         center = self.fit_intercept and self.standardize
+        x_moments = y_moments = None
         if self.standardize:
-            x_stats = fit_standardization(X, sample_weight, center=center, scale=True)
+            x_moments = merge_moments(stream and stream.x_moments,
+                                      compute_moments(X, sample_weight))
+            x_stats = standardization_from_moments(
+                x_moments, center=center, scale=True, dtype=X.dtype)
         else:
             x_stats = identity_standardization(n_features, X.dtype)
         if self.standardize and scale_targets:
-            y_stats = fit_standardization(Y, sample_weight, center=center, scale=True)
+            y_moments = merge_moments(stream and stream.y_moments,
+                                      compute_moments(Y, sample_weight))
+            y_stats = standardization_from_moments(
+                y_moments, center=center, scale=True, dtype=X.dtype)
         else:
             y_stats = identity_standardization(n_outputs, X.dtype)
+        total_weight = (stream.total_weight if stream else 0.0) + sample_weight.sum()
 
         # One copy of X: standardised straight into a buffer whose row count is
         # rounded up (rows of zero weight), so that folds of similar sizes share
@@ -99,18 +125,37 @@ class _LinearGradientModel(GradientFitMixin):
         else:
             coef0 = np.zeros((n_features, n_outputs), dtype=X.dtype)
             intercept0 = np.zeros(n_outputs, dtype=X.dtype)
-        params = {"coef": coef0}
+        params = {"coef": coef0.astype(X.dtype)}
         if self.fit_intercept:
-            params["intercept"] = intercept0
+            params["intercept"] = intercept0.astype(X.dtype)
 
-        hyper = {**hyper, "penalty": penalty_strength / sample_weight.sum()}
-        result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper)
+        hyper = {**hyper, "penalty": penalty_strength / total_weight}
+        result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper,
+                                **engine_options)
         intercept = result.params.get("intercept", np.zeros(n_outputs, X.dtype))
         coef, intercept = unscale_linear(result.params["coef"], intercept,
                                          x_stats, y_stats)
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
-        return coef.astype(X.dtype), intercept.astype(X.dtype), result
+        stream = _Stream(x_moments, y_moments, total_weight, result.opt_state)
+        return coef.astype(X.dtype), intercept.astype(X.dtype), result, stream
+
+    def _partial_fit_options(self):
+        """Engine settings of one `partial_fit` call: one epoch over the new rows."""
+        if needs_full_batch(self.solver):
+            raise ValueError(
+                f"partial_fit needs a first-order solver; solver={self.solver!r} "
+                "works on the full objective only. Use solver='adam' or 'gd'.")
+        stream = getattr(self, "_stream_", None)
+        return {"max_iter": 1, "fixed_steps": True,
+                "opt_state": stream.opt_state if stream else None}
+
+    def _record_stream(self, result, stream):
+        streaming = hasattr(self, "_stream_")
+        self.n_iter_ = (self.n_iter_ if streaming else 0) + result.n_iter
+        self.loss_curve_ = np.concatenate(
+            [self.loss_curve_ if streaming else [], result.loss_curve])
+        self._stream_ = stream
 
     def _decision(self, X):
         check_is_fitted(self)
@@ -245,29 +290,74 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        previous = self._previous_solution()
+        previous = self._current_model() if self.warm_start else None
+        self.__dict__.pop("_stream_", None)
+        return self._fit(X, y, sample_weight, previous=previous, streaming=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_update
+    def partial_fit(self, X, y, sample_weight=None):
+        """Take one epoch of steps on a new chunk of data.
+
+        The first call fixes ``n_features_in_`` (and the number of targets) and
+        continues from the model of an earlier `fit`, if any. The
+        standardisation statistics are weighted running means and variances,
+        updated with every chunk (Chan, Golub and LeVeque's merge); before the
+        steps, the current model is mapped exactly into the units of the
+        updated statistics, and the solver's state (momentum, Adam's moments)
+        is kept from call to call. The L2 penalty is divided by the total
+        sample weight seen so far. Each call is one epoch over the chunk: one
+        step with ``batch_size=None``, else shuffled mini-batches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, previous=self._current_model(),
+                         streaming=True)
+
+    def _fit(self, X, y, sample_weight, *, previous, streaming):
+        first = not (streaming and hasattr(self, "_stream_"))
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True,
-                             y_numeric=True)
+                             y_numeric=True, reset=first)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                              ensure_non_negative=True)
         Y = np.asarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
+            if not first:
+                raise ValueError(
+                    f"y has {Y.shape[1]} target(s), but earlier partial_fit calls "
+                    f"had {previous[0].shape[1]}.")
             previous = None
         squeeze = callable(self.loss) and y.ndim == 1
         objective = _LinearObjective(self.loss, squeeze=squeeze)
-        coef, intercept, result = self._fit_linear(
+        options = self._partial_fit_options() if streaming else {}
+        coef, intercept, result, stream = self._fit_linear(
             X, Y, sample_weight, objective=objective, scale_targets=True,
             penalty_strength=self.alpha, hyper={"epsilon": self.epsilon},
-            previous=previous)
+            previous=previous, stream=None if first else self._stream_, **options)
         if y.ndim == 1:
             self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
         else:
             self.coef_, self.intercept_ = coef.T, intercept
-        self._set_result(result)
+        if streaming:
+            self._record_stream(result, stream)
+        else:
+            self._set_result(result)
         return self
 
-    def _previous_solution(self):
-        if not (self.warm_start and hasattr(self, "coef_")):
+    def _current_model(self):
+        if not hasattr(self, "coef_"):
             return None
         coef = np.atleast_2d(self.coef_).T
         return coef, np.atleast_1d(self.intercept_).astype(coef.dtype)
@@ -407,25 +497,86 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         self : object
             Fitted estimator.
         """
-        previous = None
-        if self.warm_start and hasattr(self, "coef_"):
-            previous = (self.coef_.T, self.intercept_)
+        previous = self._current_model() if self.warm_start else None
+        self.__dict__.pop("_stream_", None)
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        classes = encoder.classes_
+        classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes, "
                 f"but the data contain only one class: {classes[0]!r}.")
-        codes = encoder.transform(y)
+        return self._fit(X, y, sample_weight, classes, previous=previous,
+                         streaming=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_update
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Take one epoch of steps on a new chunk of data.
+
+        The first call fixes ``classes_`` (from `classes`, or from an earlier
+        `fit`) and ``n_features_in_``. The feature statistics are weighted
+        running means and variances updated with every chunk; the current
+        model is mapped exactly into the updated units before the steps, and
+        the solver's state is kept between calls. The penalty is divided by
+        the total sample weight seen so far. Each call is one epoch over the
+        chunk: one step with ``batch_size=None``, else shuffled mini-batches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,)
+            Its labels, all among `classes`.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the stream; required on the first call unless the
+            model was fitted before.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the whole data set; pass a dict of "
+                "class weights to partial_fit.")
+        first = not hasattr(self, "_stream_")
+        if classes is not None:
+            classes = np.unique(classes)
+            if hasattr(self, "classes_") and not first and not np.array_equal(
+                    classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} differs from the classes of the "
+                    f"first partial_fit call, {self.classes_.tolist()}.")
+        elif hasattr(self, "classes_"):
+            classes = self.classes_
+        else:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes, got {classes!r}.")
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, reset=first)
+        check_classification_targets(y)
+        unseen = np.setdiff1d(y, classes)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that are not in classes "
+                f"{classes.tolist()}.")
+        return self._fit(X, y, sample_weight, classes,
+                         previous=self._current_model(), streaming=True)
+
+    def _fit(self, X, y, sample_weight, classes, *, previous, streaming):
+        codes = np.searchsorted(classes, y)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                              ensure_non_negative=True)
         if self.class_weight is not None:
             per_class = compute_class_weight(self.class_weight, classes=classes, y=y)
             sample_weight = sample_weight * per_class[codes].astype(X.dtype)
         weighted_classes = np.unique(codes[sample_weight > 0])
-        if len(weighted_classes) < 2:
+        if not streaming and len(weighted_classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes with "
                 "positive weight, but only the class "
@@ -437,15 +588,25 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
             Y = np.eye(len(classes), dtype=X.dtype)[codes]
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             previous = None
+        first = not (streaming and hasattr(self, "_stream_"))
         penalty = 0.0 if np.isinf(self.C) else 1.0 / self.C
-        coef, intercept, result = self._fit_linear(
+        options = self._partial_fit_options() if streaming else {}
+        coef, intercept, result, stream = self._fit_linear(
             X, Y, sample_weight, objective=_LinearObjective("log_loss"),
             scale_targets=False, penalty_strength=penalty, hyper={},
-            previous=previous)
+            previous=previous, stream=None if first else self._stream_, **options)
         self.classes_ = classes
         self.coef_, self.intercept_ = coef.T, intercept
-        self._set_result(result)
+        if streaming:
+            self._record_stream(result, stream)
+        else:
+            self._set_result(result)
         return self
+
+    def _current_model(self):
+        if not hasattr(self, "coef_"):
+            return None
+        return self.coef_.T, self.intercept_
 
     def decision_function(self, X):
         """Logits: of the second class for two classes, else of every class.
