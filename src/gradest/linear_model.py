@@ -58,12 +58,21 @@ class _LinearObjective:
 
 
 class _Stream(NamedTuple):
-    """What `partial_fit` carries from one call to the next."""
+    """What `partial_fit` carries from one call to the next.
+
+    `iterate` is the solver's current model in user units; with averaging,
+    `coef_` and `intercept_` show `average`, the mean of the iterates after
+    averaging began (`n_averaged` of them).
+    """
 
     x_moments: Moments | None
     y_moments: Moments | None
     total_weight: float
     opt_state: Any
+    n_seen: int = 0
+    iterate: tuple | None = None
+    average: tuple | None = None
+    n_averaged: int = 0
 
 
 class _LinearGradientModel(GradientFitMixin):
@@ -75,6 +84,7 @@ class _LinearGradientModel(GradientFitMixin):
         "standardize": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "warm_start": ["boolean"],
+        "average": ["boolean", Interval(Integral, 1, None, closed="left")],
     }
 
     def _fit_linear(self, X, Y, sample_weight, *, objective, scale_targets,
@@ -150,12 +160,31 @@ class _LinearGradientModel(GradientFitMixin):
         return {"max_iter": 1, "fixed_steps": True,
                 "opt_state": stream.opt_state if stream else None}
 
-    def _record_stream(self, result, stream):
-        streaming = hasattr(self, "_stream_")
-        self.n_iter_ = (self.n_iter_ if streaming else 0) + result.n_iter
+    def _previous_iterate(self):
+        """Where the next `partial_fit` call starts: the solver's own iterate."""
+        stream = getattr(self, "_stream_", None)
+        return stream.iterate if stream is not None else self._current_model()
+
+    def _record_stream(self, result, stream, coef, intercept, n_samples):
+        """Store the stream's state; return the model to show (maybe averaged)."""
+        previous = getattr(self, "_stream_", None)
+        self.n_iter_ = (self.n_iter_ if previous else 0) + result.n_iter
         self.loss_curve_ = np.concatenate(
-            [self.loss_curve_ if streaming else [], result.loss_curve])
-        self._stream_ = stream
+            [self.loss_curve_ if previous else [], result.loss_curve])
+        n_seen = (previous.n_seen if previous else 0) + n_samples
+        average, n_averaged = (previous.average, previous.n_averaged) if previous \
+            else (None, 0)
+        start = 0 if self.average is True else self.average
+        if self.average is not False and n_seen >= start:
+            n_averaged += 1
+            # Averaging linear models in user units averages their predictions.
+            average = (coef, intercept) if average is None else tuple(
+                mean + (new - mean) / n_averaged
+                for mean, new in zip(average, (coef, intercept), strict=True))
+        self._stream_ = stream._replace(
+            n_seen=n_seen, iterate=(coef, intercept), average=average,
+            n_averaged=n_averaged)
+        return average if average is not None else (coef, intercept)
 
     def _decision(self, X):
         check_is_fitted(self)
@@ -210,6 +239,12 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         None for full-batch steps, else the size of shuffled mini-batches.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
+    average : bool or int, default=False
+        For `partial_fit`: show the average of the iterates (Polyak-Ruppert
+        averaging, in user units) instead of the last one; an int starts
+        averaging once that many samples have been seen. Averaging removes
+        most of the noise that constant steps leave on a stream. `fit` is
+        not affected.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch shuffling.
     verbose : int, default=0
@@ -256,7 +291,7 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
     def __init__(self, *, loss="squared_error", alpha=0.0, epsilon=1.35,
                  fit_intercept=True, standardize=True, solver="adam",
                  learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
-                 warm_start=False, random_state=None, verbose=0):
+                 warm_start=False, average=False, random_state=None, verbose=0):
         self.loss = loss
         self.alpha = alpha
         self.epsilon = epsilon
@@ -268,6 +303,7 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         self.tol = tol
         self.batch_size = batch_size
         self.warm_start = warm_start
+        self.average = average
         self.random_state = random_state
         self.verbose = verbose
 
@@ -306,7 +342,10 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         steps, the current model is mapped exactly into the units of the
         updated statistics, and the solver's state (momentum, Adam's moments)
         is kept from call to call. The L2 penalty is divided by the total
-        sample weight seen so far. Each call is one epoch over the chunk: one
+        sample weight seen so far, as for one pass over a data set of that
+        size (after k passes over the same rows it is k times weaker than in
+        `fit`). With `average`, `coef_` is the running average of the
+        iterates. Each call is one epoch over the chunk: one
         step with ``batch_size=None``, else shuffled mini-batches.
 
         Parameters
@@ -323,7 +362,7 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         self : object
             The updated estimator.
         """
-        return self._fit(X, y, sample_weight, previous=self._current_model(),
+        return self._fit(X, y, sample_weight, previous=self._previous_iterate(),
                          streaming=True)
 
     def _fit(self, X, y, sample_weight, *, previous, streaming):
@@ -346,14 +385,15 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
             X, Y, sample_weight, objective=objective, scale_targets=True,
             penalty_strength=self.alpha, hyper={"epsilon": self.epsilon},
             previous=previous, stream=None if first else self._stream_, **options)
+        if streaming:
+            coef, intercept = self._record_stream(result, stream, coef, intercept,
+                                                  X.shape[0])
+        else:
+            self._set_result(result)
         if y.ndim == 1:
             self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
         else:
             self.coef_, self.intercept_ = coef.T, intercept
-        if streaming:
-            self._record_stream(result, stream)
-        else:
-            self._set_result(result)
         return self
 
     def _current_model(self):
@@ -417,6 +457,12 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         None for full-batch steps, else the size of shuffled mini-batches.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
+    average : bool or int, default=False
+        For `partial_fit`: show the average of the iterates (Polyak-Ruppert
+        averaging, in user units) instead of the last one; an int starts
+        averaging once that many samples have been seen. Averaging removes
+        most of the noise that constant steps leave on a stream. `fit` is
+        not affected.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch shuffling.
     verbose : int, default=0
@@ -464,7 +510,7 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
     def __init__(self, *, C=1.0, fit_intercept=True, standardize=True,
                  class_weight=None, solver="adam", learning_rate=0.05,
                  max_iter=10000, tol=1e-9, batch_size=None, warm_start=False,
-                 random_state=None, verbose=0):
+                 average=False, random_state=None, verbose=0):
         self.C = C
         self.fit_intercept = fit_intercept
         self.standardize = standardize
@@ -475,6 +521,7 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         self.tol = tol
         self.batch_size = batch_size
         self.warm_start = warm_start
+        self.average = average
         self.random_state = random_state
         self.verbose = verbose
 
@@ -519,7 +566,10 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         running means and variances updated with every chunk; the current
         model is mapped exactly into the updated units before the steps, and
         the solver's state is kept between calls. The penalty is divided by
-        the total sample weight seen so far. Each call is one epoch over the
+        the total sample weight seen so far, as for one pass over a data set
+        of that size (after k passes over the same rows it is k times weaker
+        than in `fit`). With `average`, `coef_` is the running average of the
+        iterates. Each call is one epoch over the
         chunk: one step with ``batch_size=None``, else shuffled mini-batches.
 
         Parameters
@@ -566,7 +616,7 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
                 f"y contains labels {unseen.tolist()} that are not in classes "
                 f"{classes.tolist()}.")
         return self._fit(X, y, sample_weight, classes,
-                         previous=self._current_model(), streaming=True)
+                         previous=self._previous_iterate(), streaming=True)
 
     def _fit(self, X, y, sample_weight, classes, *, previous, streaming):
         codes = np.searchsorted(classes, y)
@@ -595,12 +645,13 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
             X, Y, sample_weight, objective=_LinearObjective("log_loss"),
             scale_targets=False, penalty_strength=penalty, hyper={},
             previous=previous, stream=None if first else self._stream_, **options)
-        self.classes_ = classes
-        self.coef_, self.intercept_ = coef.T, intercept
         if streaming:
-            self._record_stream(result, stream)
+            coef, intercept = self._record_stream(result, stream, coef, intercept,
+                                                  X.shape[0])
         else:
             self._set_result(result)
+        self.classes_ = classes
+        self.coef_, self.intercept_ = coef.T, intercept
         return self
 
     def _current_model(self):
