@@ -5,7 +5,9 @@ jit-compiled engine (gradients by JAX autodiff, optimisers from optax) and
 maps the solution back exactly to the user's units.
 """
 
+from ._engine import set_compilation_cache
 from ._version import __version__
 from .linear_model import GradLinearRegression, GradLogisticRegression
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression", "__version__"]
+__all__ = ["GradLinearRegression", "GradLogisticRegression", "__version__",
+           "set_compilation_cache"]

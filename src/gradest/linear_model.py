@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic_fit, atomic_update
-from ._engine import bucket_rows
+from ._engine import aligned_zeros, bucket_rows
 from ._losses import sample_losses, weighted_mean
 from ._scaling import (
     Moments,
@@ -120,10 +120,11 @@ class _LinearGradientModel(GradientFitMixin):
 
         # One copy of X: standardised straight into a buffer whose row count is
         # rounded up (rows of zero weight), so that folds of similar sizes share
-        # compiled code. Mini-batches keep the exact rows they shuffle.
+        # compiled code. Mini-batches keep the exact rows they shuffle. Aligned,
+        # so that JAX uses the buffers without a second copy.
         n_rows = n_samples if self.batch_size is not None else bucket_rows(n_samples)
-        X_fit = np.zeros((n_rows, n_features), dtype=X.dtype)
-        Y_fit = np.zeros((n_rows, n_outputs), dtype=X.dtype)
+        X_fit = aligned_zeros((n_rows, n_features), X.dtype)
+        Y_fit = aligned_zeros((n_rows, n_outputs), X.dtype)
         weights = np.zeros(n_rows, dtype=X.dtype)
         standardize(X, x_stats, center=center, out=X_fit[:n_samples])
         standardize(Y, y_stats, center=center and scale_targets,
