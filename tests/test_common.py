@@ -2,9 +2,9 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gradest import GradLinearRegression, GradLogisticRegression
+from gradest import UKR, GradLinearRegression, GradLogisticRegression
 
-ESTIMATORS = [GradLinearRegression(), GradLogisticRegression()]
+ESTIMATORS = [GradLinearRegression(), GradLogisticRegression(), UKR()]
 
 
 @parametrize_with_checks(ESTIMATORS)

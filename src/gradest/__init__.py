@@ -8,6 +8,7 @@ maps the solution back exactly to the user's units.
 from ._engine import set_compilation_cache
 from ._version import __version__
 from .linear_model import GradLinearRegression, GradLogisticRegression
+from .ukr import UKR
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression", "__version__",
+__all__ = ["GradLinearRegression", "GradLogisticRegression", "UKR", "__version__",
            "set_compilation_cache"]

@@ -1,0 +1,306 @@
+"""Behaviour of UKR: manifold recovery, both mappings, and independent references."""
+
+import pickle
+import warnings
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import make_swiss_roll
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.manifold import Isomap, LocallyLinearEmbedding, trustworthiness
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from gradest import UKR
+from gradest import ukr as ukr_module
+
+# The three coordinates of the saddle in very different units: without
+# standardisation the middle one would be all that counts.
+UNITS = np.array([1.0, 1000.0, 0.001])
+
+
+def saddle(n_samples, seed):
+    """Seed 001's saddle: z uniform in [-1, 1]^2, x = (z1, z2, z1^2 - z2^2)."""
+    z = np.random.default_rng(seed).uniform(-1, 1, size=(n_samples, 2))
+    return np.c_[z, z[:, 0] ** 2 - z[:, 1] ** 2] * UNITS, z
+
+
+def swiss_roll(n_samples, seed):
+    X, t = make_swiss_roll(n_samples, random_state=seed)
+    return X, t
+
+
+def numpy_nadaraya_watson(Zq, Z, X, exclude_self=False):
+    """Gaussian Nadaraya-Watson estimate by a plain loop over query points."""
+    out = np.empty((len(Zq), X.shape[1]))
+    for i, zq in enumerate(Zq):
+        k = np.exp(-0.5 * np.sum((Z - zq) ** 2, axis=1))
+        if exclude_self:
+            k[i] = 0.0
+        out[i] = k @ X / k.sum()
+    return out
+
+
+def standardised_error(X, X_back, scaler):
+    return np.mean(((X - X_back) / scaler.scale_) ** 2)
+
+
+@pytest.fixture(scope="module", params=[saddle, swiss_roll], ids=["saddle", "swiss"])
+def manifold(request):
+    """A fit on 500 points, with the projections of its training and test data."""
+    X, _ = request.param(500, seed=0)
+    X_test, _ = request.param(300, seed=1)
+    model = UKR(random_state=0).fit(X)
+    return SimpleNamespace(X=X, X_test=X_test, model=model,
+                           Z_train=model.transform(X), Z_test=model.transform(X_test))
+
+
+def test_embedding_is_trustworthy(manifold):
+    X_std = StandardScaler().fit_transform(manifold.X)
+    ours = trustworthiness(X_std, manifold.model.embedding_, n_neighbors=10)
+    lle = LocallyLinearEmbedding(n_neighbors=10, n_components=2, random_state=0)
+    theirs = trustworthiness(X_std, lle.fit_transform(X_std), n_neighbors=10)
+    assert ours >= 0.95
+    assert ours >= theirs
+
+
+def test_held_out_reconstruction_beats_pca(manifold):
+    X, X_test, model = manifold.X, manifold.X_test, manifold.model
+    scaler = StandardScaler().fit(X)
+    ours = standardised_error(X_test, model.inverse_transform(manifold.Z_test), scaler)
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2)).fit(X)
+    theirs = standardised_error(X_test, pca.inverse_transform(pca.transform(X_test)),
+                                scaler)
+    assert ours <= theirs / 5
+    assert model.score(X_test[:50]) == pytest.approx(
+        -standardised_error(X_test[:50],
+                            model.inverse_transform(manifold.Z_test[:50]), scaler),
+        rel=1e-10)
+
+
+def test_refit_is_deterministic_and_fit_transform_is_transform(manifold):
+    again = UKR(random_state=0)
+    np.testing.assert_array_equal(again.fit_transform(manifold.X), manifold.Z_train)
+    np.testing.assert_array_equal(again.embedding_, manifold.model.embedding_)
+
+
+def test_projection_of_training_points_lands_near_their_latents(manifold):
+    Z = manifold.model.embedding_
+    gaps = np.linalg.norm(manifold.Z_train - Z, axis=1)
+    spacing = np.sort(np.linalg.norm(Z[:, None] - Z[None], axis=2), axis=1)[:, 1]
+    assert np.median(gaps) < 0.5 * np.median(spacing)
+
+
+def test_transform_treats_rows_independently(manifold):
+    model, X_test, Z_test = manifold.model, manifold.X_test, manifold.Z_test
+    alone = np.vstack([model.transform(X_test[i:i + 1]) for i in range(0, 40, 8)])
+    np.testing.assert_allclose(alone, Z_test[:40:8], rtol=0, atol=1e-10)
+    reversed_order = model.transform(X_test[:40][::-1])[::-1]
+    np.testing.assert_allclose(reversed_order, Z_test[:40], rtol=0, atol=1e-10)
+
+
+def test_inverse_transform_is_nadaraya_watson_in_user_units():
+    X, _ = saddle(80, seed=10)
+    model = UKR().fit(X)
+    Zq = model.embedding_[:25] + 0.3
+    expected = numpy_nadaraya_watson(Zq, model.embedding_, X)
+    got = model.inverse_transform(Zq)
+    np.testing.assert_allclose(got / UNITS, expected / UNITS, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loo", [True, False])
+def test_objective_equals_a_numpy_loop(loo):
+    rng = np.random.default_rng(3)
+    Z, X = rng.normal(size=(9, 2)), rng.normal(size=(9, 3))
+    alpha = 0.3
+    objective = ukr_module._UKRObjective("gaussian", "squared_error", loo)
+    with jax.enable_x64(True):
+        value = float(objective(jnp.asarray(Z), jnp.asarray(X), jnp.ones(9),
+                                {"alpha": alpha, "epsilon": 0.1}))
+    F = numpy_nadaraya_watson(Z, Z, X, exclude_self=loo)
+    expected = (np.mean(0.5 * np.sum((X - F) ** 2, axis=1))
+                + alpha * np.mean(np.sum(Z**2, axis=1)))
+    assert value == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "quartic", "student"])
+@pytest.mark.parametrize("loss", ["squared_error", "huber"])
+def test_gradient_matches_finite_differences(kernel, loss):
+    rng = np.random.default_rng(0)
+    # Spread so that each quartic support holds some neighbours but not all.
+    Z, X = rng.uniform(-1.2, 1.2, size=(7, 2)), rng.normal(size=(7, 3))
+    hyper = {"alpha": 0.05, "epsilon": 0.5}
+    objective = ukr_module._UKRObjective(kernel, loss, True)
+    with jax.enable_x64(True):
+        @jax.jit
+        def f(Z_):
+            return objective(Z_, jnp.asarray(X), jnp.ones(7), hyper)
+
+        grad = np.asarray(jax.jit(jax.grad(f))(jnp.asarray(Z)))
+        step = 1e-6
+        numeric = np.zeros_like(Z)
+        for index in np.ndindex(Z.shape):
+            bump = np.zeros_like(Z)
+            bump[index] = step
+            numeric[index] = (float(f(Z + bump)) - float(f(Z - bump))) / (2 * step)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_blocked_kernel_matrix_gives_the_same_objective_and_gradient(monkeypatch):
+    rng = np.random.default_rng(1)
+    Z, X = rng.normal(size=(64, 2)) * 3, rng.normal(size=(64, 3))
+    weights = (np.arange(64) < 60).astype(float)
+    hyper = {"epsilon": 0.1}
+
+    def value_and_grad():
+        with jax.enable_x64(True):
+            @jax.jit
+            def f(Z_):
+                return jnp.sum(ukr_module.reconstruction_losses(
+                    Z_, jnp.asarray(X), jnp.asarray(weights), hyper,
+                    kernel="gaussian", loss="squared_error", loo=True))
+
+            value, grad = jax.jit(jax.value_and_grad(f))(jnp.asarray(Z))
+            return float(value), np.asarray(grad)
+
+    whole = value_and_grad()
+    monkeypatch.setattr(ukr_module, "_MAX_BLOCK", 16)
+    assert ukr_module._block_size(64) == 16
+    blocked = value_and_grad()
+    assert blocked[0] == pytest.approx(whole[0], rel=1e-12)
+    np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-10, atol=1e-14)
+
+
+def test_far_apart_latents_fall_back_to_the_nearest_point():
+    Z = jnp.asarray([[0.0, 0.0], [50.0, 0.0], [0.0, 80.0]])
+    for kernel in ["gaussian", "quartic", "student", lambda d2: jnp.exp(-d2)]:
+        R = np.asarray(ukr_module.nadaraya_watson_weights(
+            Z, Z, jnp.ones(3), kernel, exclude=jnp.eye(3, dtype=bool)))
+        assert np.all(np.isfinite(R))
+        np.testing.assert_allclose(R.sum(axis=1), 1.0, rtol=1e-6)
+        # Point 0's nearest other point is point 1.
+        assert R[0].argmax() == 1
+
+
+@pytest.mark.parametrize("X", [
+    np.repeat([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]], 10, axis=0),
+    np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 2.0], [0.5, 0.5, 0.0]]),
+], ids=["duplicated-rows", "three-samples"])
+@pytest.mark.parametrize("kernel", ["gaussian", "quartic"])
+def test_degenerate_data_give_no_nan(X, kernel):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = UKR(kernel=kernel, max_iter=50).fit(X)
+    Z = model.transform(X)
+    assert np.all(np.isfinite(model.embedding_))
+    assert np.all(np.isfinite(Z))
+    assert np.all(np.isfinite(model.inverse_transform(Z)))
+
+
+def test_float32_stays_float32():
+    X, _ = saddle(100, seed=2)
+    model = UKR().fit(X.astype(np.float32))
+    assert model.embedding_.dtype == np.float32
+    assert model.transform(X.astype(np.float32)).dtype == np.float32
+    assert model.inverse_transform(model.embedding_).dtype == np.float32
+
+
+def test_history_starts_at_the_given_init():
+    X, z = saddle(60, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = UKR(init=3 * z, record_history=True, max_iter=20).fit(X)
+    assert model.history_.shape == (model.n_iter_ + 1, 60, 2)
+    np.testing.assert_array_equal(model.history_[0], 3 * z)
+    np.testing.assert_array_equal(model.history_[-1], model.embedding_)
+    assert model.loss_curve_.shape == (model.n_iter_,)
+
+
+def test_other_initialisations():
+    X, _ = saddle(100, seed=4)
+    random_a = UKR(init="random", random_state=5, max_iter=40, tol=1.0).fit(X)
+    random_b = UKR(init="random", random_state=5, max_iter=40, tol=1.0).fit(X)
+    np.testing.assert_array_equal(random_a.embedding_, random_b.embedding_)
+    isomap = UKR(init=Isomap(n_components=5), max_iter=40, tol=1.0).fit(X)
+    assert isomap.embedding_.shape == (100, 2)
+    assert np.all(np.isfinite(isomap.embedding_))
+
+
+def test_non_default_kernel_and_loss_fit():
+    X, _ = saddle(100, seed=5)
+
+    def log_cosh(x_true, x_pred):
+        return jnp.log(jnp.cosh(x_pred - x_true))
+
+    # Adam with a few steps: these only need to run and stay finite.
+    for params in [{"kernel": lambda d2: 1.0 / (1.0 + d2) ** 2},
+                   {"loss": log_cosh},
+                   {"loss": "epsilon_insensitive", "epsilon": 0.05},
+                   {"loo": False, "alpha": 1e-3}]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = UKR(solver="adam", max_iter=20, **params).fit(X)
+        assert np.all(np.isfinite(model.embedding_))
+        assert np.all(np.isfinite(model.inverse_transform(model.embedding_[:5])))
+    assert np.all(np.isfinite(model.transform(X[:5])))
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"n_components": 4}, ValueError, "n_features=3"),
+    ({"kernel": "box"}, InvalidParameterError, "kernel"),
+    ({"loss": "absolute_error"}, InvalidParameterError, "loss"),
+    ({"init": "lle"}, InvalidParameterError, "init"),
+    ({"init": np.zeros((5, 2))}, ValueError, "shape"),
+    ({"init": StandardScaler()}, ValueError, "n_components"),
+])
+def test_invalid_parameters_are_clear_errors(params, error, match):
+    X, _ = saddle(30, seed=6)
+    with pytest.raises(error, match=match):
+        UKR(**params).fit(X)
+
+
+def test_inverse_transform_checks_the_latent_dimension(manifold):
+    with pytest.raises(ValueError, match="n_components=2"):
+        manifold.model.inverse_transform(np.zeros((3, 3)))
+
+
+def test_max_iter_warns():
+    X, _ = saddle(60, seed=7)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        UKR(max_iter=2, tol=0.0).fit(X)
+
+
+def test_pickle_round_trip(manifold):
+    model = manifold.model
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.transform(manifold.X_test[:20]),
+                                  manifold.Z_test[:20])
+    np.testing.assert_array_equal(restored.inverse_transform(model.embedding_[:5]),
+                                  model.inverse_transform(model.embedding_[:5]))
+
+
+def test_grid_search_over_n_components():
+    X, _ = saddle(90, seed=8)
+    search = GridSearchCV(UKR(), {"n_components": [1, 2]}, cv=3)
+    search.fit(X)
+    assert search.best_params_["n_components"] in (1, 2)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    # A one-dimensional latent space cannot hold a saddle surface.
+    assert search.best_params_["n_components"] == 2
+
+
+def test_pandas_output_names_the_components():
+    pd = pytest.importorskip("pandas")
+    X, _ = saddle(60, seed=9)
+    frame = pd.DataFrame(X, columns=["u", "v", "w"])
+    model = UKR(max_iter=50).set_output(transform="pandas")
+    out = model.fit_transform(frame)
+    assert list(out.columns) == ["ukr0", "ukr1"]
+    assert list(model.get_feature_names_out()) == ["ukr0", "ukr1"]
+    np.testing.assert_array_equal(model.feature_names_in_, ["u", "v", "w"])
