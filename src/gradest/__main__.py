@@ -1,8 +1,10 @@
 """``python -m gradest``: gradest beside scikit-learn on the seeds' examples and more.
 
-Prints one table of coefficients or scores and fit times. With matplotlib
-installed it also writes PNG figures (the fitted line, the loss curves) into
-the folder given by ``--plot-dir`` (default ``gradest-demo``).
+Prints a table of coefficients or scores and fit times for the linear
+models, then one of trustworthiness and reconstruction error for UKR beside
+PCA, Isomap and LLE. With matplotlib installed it also writes PNG figures
+(the fitted line, the loss curves, UKR's latent spaces and learned surfaces)
+into the folder given by ``--plot-dir`` (default ``gradest-demo``).
 """
 
 import argparse
@@ -19,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import GradLinearRegression, GradLogisticRegression, __version__
+from ._demo_ukr import run_ukr_demo
 
 
 def _timed(fit: Callable[[], object]) -> tuple[object, float]:
@@ -148,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", category=RuntimeWarning)
         compare_linear_models(plot_dir)
+        print()
+        run_ukr_demo(plot_dir)
 
 
 if __name__ == "__main__":
