@@ -69,8 +69,11 @@ print(f"trustworthiness of the embedding (10 neighbours):"
 # -------------------
 # :meth:`~gradest.UKR.inverse_transform` maps any latent point to data space.
 # Mapping a fine grid of latent points, restricted to the region that the
-# training points cover, draws the surface that UKR learned; the data sit on
-# it.
+# training points cover, draws the surface that UKR learned. Inside, the data
+# lie on it; towards the edges the surface falls short of the data, a known
+# trait of kernel regression: the reconstruction is a weighted mean, and near
+# a border every neighbour lies on the inner side, so the mean is pulled
+# inwards.
 
 E = ukr.embedding_
 grid = np.stack(np.meshgrid(np.linspace(E[:, 0].min(), E[:, 0].max(), 50),
