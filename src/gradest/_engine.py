@@ -38,6 +38,7 @@ import optax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ._sharding import place
 from ._solvers import make_optimizer, needs_full_batch
 
 __all__ = ["MinimizeResult", "minimize", "Status", "aligned_zeros", "bucket_rows",
@@ -116,7 +117,7 @@ class _Layout:
         leaves, start = [], 0
         for shape in self.shapes:
             stop = start + math.prod(shape)
-            leaves.append(flat[..., start:stop].reshape(*leading, *shape))
+            leaves.append(flat[..., start:stop].reshape(leading + shape))
             start = stop
         return jax.tree.unflatten(self.treedef, leaves)
 
@@ -330,7 +331,9 @@ def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, fresh,
         status = _status(diverged, converged, n_iter >= max_iter)
         losses = jax.lax.dynamic_update_slice(losses, new.value[None], (i,))
         if record_history:
-            history = jax.lax.dynamic_update_slice(history, new.params[None], (i, 0))
+            # Index dtypes must agree; a literal 0 is int64 under x64.
+            history = jax.lax.dynamic_update_slice(
+                history, new.params[None], (i, jnp.zeros((), i.dtype)))
         new = new._replace(n_iter=n_iter, status=status.astype(jnp.int32),
                            explosion=explosion)
         return new, i + stepped, losses, history
@@ -498,11 +501,15 @@ def minimize(
         fresh = opt_state is None
         if fresh:
             opt_state = _placeholder_opt_state(solver, flat)
-        state = _start(flat, opt_state, seed, dtype)
-        # Moved to the device once, not at every chunk (on CPU without a copy
-        # when NumPy's buffer is suitably aligned).
-        data = jax.device_put(jax.tree.map(lambda a: np.asarray(a, dtype), data))
-        weights = jax.device_put(np.asarray(weights, dtype))
+        # Moved to the devices once, not at every chunk (on CPU without a copy
+        # when NumPy's buffer is suitably aligned); with several devices the
+        # rows are split among them and the state replicated. Committed, like
+        # the state each chunk returns, so that every chunk call matches one
+        # entry of the compiled function's cache.
+        (data, weights), state = place(
+            (jax.tree.map(lambda a: np.asarray(a, dtype), data),
+             np.asarray(weights, dtype)),
+            _start(flat, opt_state, seed, dtype), n_rows)
         hyper = {k: np.asarray(v, dtype) for k, v in hyper.items()}
         scalars = (np.asarray(learning_rate, dtype), np.asarray(loop_tol, dtype),
                    np.int32(max_iter))

@@ -49,7 +49,9 @@ def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None)
     if shard is None:
         shard = n_devices > 1 and n_rows % n_devices == 0
     if not shard or n_devices == 1:
-        return jax.device_put(rows), jax.device_put(replicated)
+        # Committed to one device, as the results of a jitted call are.
+        device = jax.devices()[0]
+        return jax.device_put(rows, device), jax.device_put(replicated, device)
     if n_rows % n_devices:
         raise ValueError(
             f"Cannot split {n_rows} rows evenly over {n_devices} devices.")
