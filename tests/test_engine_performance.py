@@ -1,0 +1,130 @@
+"""Behaviour that the engine's speed rests on (no timings: those are benchmarks)."""
+
+import subprocess
+import sys
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold
+
+import gradest.linear_model
+from gradest import GradLinearRegression, GradLogisticRegression
+from gradest._engine import _run_chunk, aligned_zeros, bucket_rows, minimize
+
+DIABETES = load_diabetes(return_X_y=True)
+CANCER = load_breast_cancer(return_X_y=True)
+
+
+def fit_quietly(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs", "gd"])
+def test_new_learning_rate_reuses_compiled_loop(solver):
+    X, y = DIABETES
+    fit_quietly(GradLinearRegression(solver=solver, max_iter=600), X, y)
+    compiled = _run_chunk._cache_size()
+    for learning_rate in [0.013, 0.027, 0.2]:
+        fit_quietly(GradLinearRegression(solver=solver, max_iter=600,
+                                         learning_rate=learning_rate), X, y)
+    assert _run_chunk._cache_size() == compiled
+
+
+def test_many_chunks_and_tolerances_share_one_compiled_loop():
+    X, y = CANCER
+    fit_quietly(GradLogisticRegression(max_iter=5), X, y)
+    compiled = _run_chunk._cache_size()
+    # Thousands of iterations span many chunks; tol and max_iter are traced.
+    fit_quietly(GradLogisticRegression(max_iter=3000, tol=1e-6), X, y)
+    fit_quietly(GradLogisticRegression(max_iter=700, tol=1e-3), X, y)
+    assert _run_chunk._cache_size() == compiled
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_folds_of_different_sizes_share_compiled_loop(solver):
+    X, y = DIABETES
+    folds = [train for train, _ in KFold(5).split(X)]
+    sizes = {len(train) for train in folds}
+    assert len(sizes) > 1
+    assert len({bucket_rows(size) for size in sizes}) == 1
+    GradLinearRegression(solver=solver).fit(X[folds[0]], y[folds[0]])
+    compiled = _run_chunk._cache_size()
+    for train in folds[1:]:
+        GradLinearRegression(solver=solver).fit(X[train], y[train])
+    assert _run_chunk._cache_size() == compiled
+
+
+@pytest.mark.parametrize("Estimator,data", [
+    (GradLinearRegression, DIABETES), (GradLogisticRegression, CANCER)])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_padding_rows_of_zero_weight_change_no_result(Estimator, data, solver,
+                                                      monkeypatch):
+    X, y = data
+    X, y = X[:353], y[:353]
+    assert bucket_rows(len(y)) > len(y)
+    padded = fit_quietly(Estimator(solver=solver, max_iter=2000), X, y)
+    monkeypatch.setattr(gradest.linear_model, "bucket_rows", lambda n: n)
+    exact = fit_quietly(Estimator(solver=solver, max_iter=2000), X, y)
+    assert padded.n_iter_ == exact.n_iter_
+    np.testing.assert_allclose(padded.coef_, exact.coef_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(padded.intercept_, exact.intercept_, rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_aligned_buffer_reaches_the_device_without_a_copy():
+    buffer = aligned_zeros((1000, 7), np.float64)
+    assert buffer.flags.c_contiguous and buffer.flags.writeable
+    with jax.enable_x64(True):
+        on_device = jax.device_put(buffer)
+        if jax.default_backend() == "cpu":
+            assert on_device.unsafe_buffer_pointer() == buffer.ctypes.data
+
+
+def test_parameters_of_any_shape_round_trip_through_the_flat_loop():
+    def objective(params, data, weights, hyper):
+        return (params["scalar"] - 1.0) ** 2 + ((params["matrix"] - 2.0) ** 2).sum()
+
+    params = {"scalar": np.zeros(()), "matrix": np.zeros((2, 3))}
+    result = minimize(objective, params, np.zeros((4, 1)), np.ones(4), {},
+                      solver="lbfgs", learning_rate=1.0, max_iter=50, tol=1e-10,
+                      record_history=True)
+    assert result.params["scalar"].shape == ()
+    np.testing.assert_allclose(result.params["scalar"], 1.0)
+    np.testing.assert_allclose(result.params["matrix"], np.full((2, 3), 2.0))
+    assert result.history["matrix"].shape == (result.n_iter + 1, 2, 3)
+    assert result.params["matrix"].flags.writeable
+
+
+_FIRST_FIT = """
+import sys
+from sklearn.datasets import load_diabetes
+import gradest
+compiled, hits = [], []
+import jax.monitoring
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kw: compiled.append(event)
+    if event == "/jax/core/compile/backend_compile_duration" else None)
+jax.monitoring.register_event_listener(
+    lambda event, **kw: hits.append(event)
+    if event == "/jax/compilation_cache/cache_hits" else None)
+gradest.set_compilation_cache(sys.argv[1])
+gradest.GradLinearRegression(max_iter=20).fit(*load_diabetes(return_X_y=True))
+print(len(compiled) - len(hits))
+"""
+
+
+def test_persistent_cache_spares_a_new_process_the_compilation(tmp_path):
+    def compilations_in_fresh_process():
+        out = subprocess.run([sys.executable, "-W", "ignore", "-c", _FIRST_FIT,
+                              str(tmp_path)], check=True, capture_output=True,
+                             text=True).stdout
+        return int(out.split()[-1])
+
+    assert compilations_in_fresh_process() >= 1
+    assert compilations_in_fresh_process() == 0
