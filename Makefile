@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docs lint clean
+.PHONY: demo test docs lint clean bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: $(VENV)/.test-installed
 # The HTML site, running every gallery example; any warning is an error.
 docs: $(VENV)/.docs-installed
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+# Every benchmark case against its anchors (several minutes); the table and
+# the plot go to benchmarks/results/. bench-quick: smaller sizes, < 2 minutes.
+bench: $(VENV)/.demo-installed
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(VENV)/.demo-installed
+	$(BIN)/python benchmarks/run.py --quick
 
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests
