@@ -45,4 +45,5 @@ lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis gradest-demo
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis gradest-demo \
+		docs/_build docs/auto_examples docs/generated docs/sg_execution_times.rst

@@ -304,3 +304,14 @@ def test_pandas_output_names_the_components():
     assert list(out.columns) == ["ukr0", "ukr1"]
     assert list(model.get_feature_names_out()) == ["ukr0", "ukr1"]
     np.testing.assert_array_equal(model.feature_names_in_, ["u", "v", "w"])
+
+
+def test_random_init_unfolds_from_a_flat_start():
+    # Latents of standard deviation 0.01 sit where the objective is nearly
+    # flat; the fit must still move them and find the saddle's two coordinates.
+    X, _ = saddle(300, 0)
+    model = UKR(init="random", random_state=1).fit(X)
+    assert model.n_iter_ > 1
+    assert np.std(model.embedding_) > 10 * 0.01
+    X_std = StandardScaler().fit_transform(X)
+    assert trustworthiness(X_std, model.embedding_, n_neighbors=10) > 0.95

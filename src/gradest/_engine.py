@@ -133,7 +133,8 @@ class MinimizeResult:
     n_iter : int
         Iterations run (epochs when mini-batching).
     loss_curve : ndarray of shape (n_iter,)
-        Objective after each iteration (mean mini-batch objective per epoch).
+        Objective at the start of each iteration, where its gradient was
+        taken (mean mini-batch objective per epoch).
     status : int
         One of :class:`Status`.
     grad_max : float
@@ -220,10 +221,10 @@ def _tree_where(condition, on_true, on_false):
     return jax.tree.map(lambda t, f: jnp.where(condition, t, f), on_true, on_false)
 
 
-def _full_batch_iteration(state, optimizer, fun, tol, solver):
+def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
     """Evaluate at the current point; step unless the gradient is already small."""
     value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
-    converged = _inf_norm(grad) <= tol
+    converged = (_inf_norm(grad) <= tol) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
         grad, state.opt_state, state.params, value=value, grad=grad, value_fn=fun)
     params = optax.apply_updates(state.params, updates)
@@ -283,7 +284,8 @@ def _status(diverged, converged, done):
 @partial(jax.jit, static_argnames=(
     "objective", "layout", "solver", "batch_size", "chunk_size", "record_history"),
     compiler_options=_COMPILER_OPTIONS)
-def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, fresh,
+def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
+               fresh,
                *, objective, layout, solver, batch_size, chunk_size,
                record_history):
     """Up to `chunk_size` iterations; one compiled function per problem shape.
@@ -315,7 +317,7 @@ def _run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, fresh,
         state, i, losses, history = carry
         if batch_size is None:
             new, converged = _full_batch_iteration(
-                state, optimizer, fun, tol, solver)
+                state, optimizer, fun, tol, solver, min_iter)
         else:
             new, converged = _epoch_iteration(
                 state, optimizer, loss, data, weights, tol, batch_size)
@@ -413,6 +415,7 @@ def minimize(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     name: str = "estimator",
     fixed_steps: bool = False,
+    min_iter: int = 0,
     opt_state: Any = None,
 ) -> MinimizeResult:
     """Minimise ``objective(params, data, weights, hyper)`` over `params`.
@@ -467,6 +470,9 @@ def minimize(
     opt_state : pytree or None
         Solver state to continue from (from a previous result's
         ``opt_state``), instead of a fresh one.
+    min_iter : int
+        Iterations taken before the gradient test may stop the loop: a start
+        that is merely flat (tiny random latent points) still moves.
     Returns
     -------
     MinimizeResult
@@ -512,7 +518,7 @@ def minimize(
             _start(flat, opt_state, seed, dtype), n_rows)
         hyper = {k: np.asarray(v, dtype) for k, v in hyper.items()}
         scalars = (np.asarray(learning_rate, dtype), np.asarray(loop_tol, dtype),
-                   np.int32(max_iter))
+                   np.int32(max_iter), np.int32(min_iter))
         losses, history = [], [flat[None]]
         started = last_report = time.perf_counter()
         status = Status.RUNNING
@@ -542,9 +548,9 @@ def minimize(
     if status == Status.DIVERGED:
         raise ValueError(
             f"{name} diverged at iteration {n_iter}: the objective reached "
-            f"{value:.3g}. learning_rate={learning_rate!r} is too large for "
-            f"solver={solver!r}; try a smaller learning_rate, such as "
-            f"{learning_rate / 10:g}.")
+            f"{value:.3g}. learning_rate={float(learning_rate):g} is too large "
+            f"for solver={solver!r}; try a smaller learning_rate, such as "
+            f"{float(learning_rate) / 10:g}.")
     if status == Status.MAX_ITER and not fixed_steps:
         what = "epochs" if batch_size is not None else "iterations"
         warnings.warn(

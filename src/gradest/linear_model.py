@@ -200,6 +200,8 @@ class _LinearGradientModel(GradientFitMixin):
 class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
     """Linear regression fitted by gradient-based optimisation with JAX.
 
+    Read more in the :ref:`User Guide <standardization>`.
+
     The data are standardised (with sample weights) before fitting and the
     solution is mapped back exactly to the original units, so `coef_` and
     `intercept_` are directly comparable with
@@ -259,11 +261,13 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         Intercept in the units of y.
     n_iter_ : int
         Number of iterations run.
-    loss_curve_ : ndarray of shape (n_iter_,)
-        Objective (standardised units) after each iteration.
+    loss_curve_ : ndarray of shape (`n_iter_`,)
+        Objective (standardised units) at the start of each iteration, the
+        point whose gradient the step used; the first entry is the starting
+        objective.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, if X has string column names.
 
     See Also
@@ -427,6 +431,8 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
 class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimator):
     """Logistic regression (binary or multinomial) fitted by gradient descent in JAX.
 
+    Read more in the :ref:`User Guide <standardization>`.
+
     The features are standardised (with sample weights) before fitting and
     the solution is mapped back exactly to the original units; the minimiser
     equals :class:`~sklearn.linear_model.LogisticRegression` with the same
@@ -479,11 +485,12 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         Intercepts.
     n_iter_ : int
         Number of iterations run.
-    loss_curve_ : ndarray of shape (n_iter_,)
-        Objective after each iteration.
+    loss_curve_ : ndarray of shape (`n_iter_`,)
+        Objective at the start of each iteration, the point whose gradient
+        the step used; the first entry is the starting objective.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, if X has string column names.
 
     See Also
