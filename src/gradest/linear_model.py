@@ -88,16 +88,17 @@ class _LinearGradientModel(GradientFitMixin):
     }
 
     def _fit_linear(self, X, Y, sample_weight, *, objective, scale_targets,
-                    penalty_strength, hyper, previous, stream=None,
-                    **engine_options):
-        """Fit ``Y ~ X @ coef + intercept``.
+                    penalty_strength, hyper, previous, streaming):
+        """Fit ``Y ~ X @ coef + intercept``; returns coef and intercept to show.
 
         `previous` is ``(coef, intercept)`` in user units to start from (warm
-        start, or the model so far when streaming). `stream` is the
-        :class:`_Stream` of earlier `partial_fit` calls, whose statistics the
-        new rows update. Returns raw coef, intercept, the engine's result and
-        the updated stream.
+        start, or the model so far when streaming). With `streaming`, the new
+        rows update the statistics of earlier `partial_fit` calls, one epoch
+        is taken, and the stream's state is recorded; otherwise the fit's
+        ``n_iter_`` and ``loss_curve_`` are.
         """
+        stream = getattr(self, "_stream_", None) if streaming else None
+        engine_options = self._partial_fit_options() if streaming else {}
         n_samples, n_features = X.shape
         n_outputs = Y.shape[1]
         center = self.fit_intercept and self.standardize
@@ -148,8 +149,12 @@ class _LinearGradientModel(GradientFitMixin):
                                          x_stats, y_stats)
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
+        coef, intercept = coef.astype(X.dtype), intercept.astype(X.dtype)
+        if not streaming:
+            self._set_result(result)
+            return coef, intercept
         stream = _Stream(x_moments, y_moments, total_weight, result.opt_state)
-        return coef.astype(X.dtype), intercept.astype(X.dtype), result, stream
+        return self._record_stream(result, stream, coef, intercept, n_samples)
 
     def _partial_fit_options(self):
         """Engine settings of one `partial_fit` call: one epoch over the new rows."""
@@ -385,16 +390,10 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
             previous = None
         squeeze = callable(self.loss) and y.ndim == 1
         objective = _LinearObjective(self.loss, squeeze=squeeze)
-        options = self._partial_fit_options() if streaming else {}
-        coef, intercept, result, stream = self._fit_linear(
+        coef, intercept = self._fit_linear(
             X, Y, sample_weight, objective=objective, scale_targets=True,
             penalty_strength=self.alpha, hyper={"epsilon": self.epsilon},
-            previous=previous, stream=None if first else self._stream_, **options)
-        if streaming:
-            coef, intercept = self._record_stream(result, stream, coef, intercept,
-                                                  X.shape[0])
-        else:
-            self._set_result(result)
+            previous=previous, streaming=streaming)
         if y.ndim == 1:
             self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
         else:
@@ -646,18 +645,11 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
             Y = np.eye(len(classes), dtype=X.dtype)[codes]
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             previous = None
-        first = not (streaming and hasattr(self, "_stream_"))
         penalty = 0.0 if np.isinf(self.C) else 1.0 / self.C
-        options = self._partial_fit_options() if streaming else {}
-        coef, intercept, result, stream = self._fit_linear(
+        coef, intercept = self._fit_linear(
             X, Y, sample_weight, objective=_LinearObjective("log_loss"),
             scale_targets=False, penalty_strength=penalty, hyper={},
-            previous=previous, stream=None if first else self._stream_, **options)
-        if streaming:
-            coef, intercept = self._record_stream(result, stream, coef, intercept,
-                                                  X.shape[0])
-        else:
-            self._set_result(result)
+            previous=previous, streaming=streaming)
         self.classes_ = classes
         self.coef_, self.intercept_ = coef.T, intercept
         return self
