@@ -85,6 +85,7 @@ class _LinearGradientModel(GradientFitMixin):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "warm_start": ["boolean"],
         "average": ["boolean", Interval(Integral, 1, None, closed="left")],
+        "stream_size": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     def _fit_linear(self, X, Y, sample_weight, *, objective, scale_targets,
@@ -141,7 +142,13 @@ class _LinearGradientModel(GradientFitMixin):
         if self.fit_intercept:
             params["intercept"] = intercept0.astype(X.dtype)
 
-        hyper = {**hyper, "penalty": penalty_strength / total_weight}
+        # The penalty is relative to the weight of the whole data set: in a
+        # stream that is `stream_size` when known, so that every pass targets
+        # the objective of `fit`; else the weight seen so far.
+        data_weight = total_weight
+        if streaming and self.stream_size is not None:
+            data_weight = self.stream_size
+        hyper = {**hyper, "penalty": penalty_strength / data_weight}
         result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper,
                                 **engine_options)
         intercept = result.params.get("intercept", np.zeros(n_outputs, X.dtype))
@@ -253,6 +260,12 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         averaging once that many samples have been seen. Averaging removes
         most of the noise that constant steps leave on a stream. `fit` is
         not affected.
+    stream_size : float, default=None
+        For `partial_fit`: the total sample weight of one pass over the
+        streamed data set (its number of rows without sample weights). The
+        penalty is relative to it, as in `fit` on the whole data set, however
+        many passes the stream makes. None: relative to the weight seen so
+        far, which suits a single pass. `fit` is not affected.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch shuffling.
     verbose : int, default=0
@@ -301,7 +314,8 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
     def __init__(self, *, loss="squared_error", alpha=0.0, epsilon=1.35,
                  fit_intercept=True, standardize=True, solver="adam",
                  learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
-                 warm_start=False, average=False, random_state=None, verbose=0):
+                 warm_start=False, average=False, stream_size=None,
+                 random_state=None, verbose=0):
         self.loss = loss
         self.alpha = alpha
         self.epsilon = epsilon
@@ -314,6 +328,7 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         self.batch_size = batch_size
         self.warm_start = warm_start
         self.average = average
+        self.stream_size = stream_size
         self.random_state = random_state
         self.verbose = verbose
 
@@ -351,10 +366,11 @@ class GradLinearRegression(RegressorMixin, _LinearGradientModel, BaseEstimator):
         updated with every chunk (Chan, Golub and LeVeque's merge); before the
         steps, the current model is mapped exactly into the units of the
         updated statistics, and the solver's state (momentum, Adam's moments)
-        is kept from call to call. The L2 penalty is divided by the total
-        sample weight seen so far, as for one pass over a data set of that
-        size (after k passes over the same rows it is k times weaker than in
-        `fit`). With `average`, `coef_` is the running average of the
+        is kept from call to call. The L2 penalty is divided by `stream_size`
+        if set, so that every pass over a data set of that weight targets the
+        objective of `fit`; else by the total sample weight seen so far, as
+        for one pass (after k passes over the same rows it is then k times
+        weaker than in `fit`). With `average`, `coef_` is the running average of the
         iterates. Each call is one epoch over the chunk: one
         step with ``batch_size=None``, else shuffled mini-batches.
 
@@ -469,6 +485,12 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         averaging once that many samples have been seen. Averaging removes
         most of the noise that constant steps leave on a stream. `fit` is
         not affected.
+    stream_size : float, default=None
+        For `partial_fit`: the total sample weight of one pass over the
+        streamed data set (its number of rows without sample weights). The
+        penalty is relative to it, as in `fit` on the whole data set, however
+        many passes the stream makes. None: relative to the weight seen so
+        far, which suits a single pass. `fit` is not affected.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch shuffling.
     verbose : int, default=0
@@ -517,7 +539,7 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
     def __init__(self, *, C=1.0, fit_intercept=True, standardize=True,
                  class_weight=None, solver="adam", learning_rate=0.05,
                  max_iter=10000, tol=1e-9, batch_size=None, warm_start=False,
-                 average=False, random_state=None, verbose=0):
+                 average=False, stream_size=None, random_state=None, verbose=0):
         self.C = C
         self.fit_intercept = fit_intercept
         self.standardize = standardize
@@ -529,6 +551,7 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         self.batch_size = batch_size
         self.warm_start = warm_start
         self.average = average
+        self.stream_size = stream_size
         self.random_state = random_state
         self.verbose = verbose
 
@@ -573,10 +596,11 @@ class GradLogisticRegression(ClassifierMixin, _LinearGradientModel, BaseEstimato
         running means and variances updated with every chunk; the current
         model is mapped exactly into the updated units before the steps, and
         the solver's state is kept between calls. The penalty is divided by
-        the total sample weight seen so far, as for one pass over a data set
-        of that size (after k passes over the same rows it is k times weaker
-        than in `fit`). With `average`, `coef_` is the running average of the
-        iterates. Each call is one epoch over the
+        `stream_size` if set, so that every pass over a data set of that
+        weight targets the objective of `fit`; else by the total sample weight
+        seen so far, as for one pass (after k passes over the same rows it is
+        then k times weaker than in `fit`). With `average`, `coef_` is the
+        running average of the iterates. Each call is one epoch over the
         chunk: one step with ``batch_size=None``, else shuffled mini-batches.
 
         Parameters
