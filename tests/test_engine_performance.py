@@ -52,12 +52,26 @@ def test_folds_of_different_sizes_share_compiled_loop(solver):
     folds = [train for train, _ in KFold(5).split(X)]
     sizes = {len(train) for train in folds}
     assert len(sizes) > 1
-    assert len({bucket_rows(size) for size in sizes}) == 1
     GradLinearRegression(solver=solver).fit(X[folds[0]], y[folds[0]])
     compiled = _run_chunk._cache_size()
     for train in folds[1:]:
         GradLinearRegression(solver=solver).fit(X[train], y[train])
+    # The final refit of a search, on all rows, shares the folds' code too.
+    GradLinearRegression(solver=solver).fit(X, y)
     assert _run_chunk._cache_size() == compiled
+
+
+def test_row_buckets_pad_little_and_small_data_to_powers_of_two():
+    sizes = np.arange(1, 70_000)
+    coarse = np.array([bucket_rows(int(n)) for n in sizes])
+    assert np.all(coarse >= sizes)
+    assert np.all(coarse[sizes > 16] <= sizes[sizes > 16] * 9 / 8)
+    assert len(np.unique(coarse)) < 130
+    small = np.array([bucket_rows(int(n), power_of_two_up_to=4096) for n in sizes])
+    below = sizes <= 4096
+    assert np.all(small >= sizes)
+    assert set(np.unique(small[below])) == {2 ** k for k in range(4, 13)}
+    np.testing.assert_array_equal(small[~below], coarse[~below])
 
 
 @pytest.mark.parametrize("Estimator,data", [
@@ -69,7 +83,7 @@ def test_padding_rows_of_zero_weight_change_no_result(Estimator, data, solver,
     X, y = X[:353], y[:353]
     assert bucket_rows(len(y)) > len(y)
     padded = fit_quietly(Estimator(solver=solver, max_iter=2000), X, y)
-    monkeypatch.setattr(gradest.linear_model, "bucket_rows", lambda n: n)
+    monkeypatch.setattr(gradest.linear_model, "bucket_rows", lambda n, **_: n)
     exact = fit_quietly(Estimator(solver=solver, max_iter=2000), X, y)
     assert padded.n_iter_ == exact.n_iter_
     np.testing.assert_allclose(padded.coef_, exact.coef_, rtol=1e-12, atol=1e-12)

@@ -155,14 +155,19 @@ class MinimizeResult:
     opt_state: Any = None
 
 
-def bucket_rows(n_rows: int) -> int:
+def bucket_rows(n_rows: int, *, power_of_two_up_to: int = 0) -> int:
     """Round `n_rows` up to one of a few sizes that share compiled code.
 
     Keeping the top four bits pads by at most 1/8, and folds of slightly
-    different sizes (cross-validation) land in the same bucket.
+    different sizes (cross-validation) land in the same bucket. Up to
+    `power_of_two_up_to` rows, round up to a power of two instead: where a
+    pass over the rows costs far less than compiling, the folds of a small
+    data set and the refit on all of it then share one bucket.
     """
     if n_rows <= 16:
         return 16
+    if n_rows <= power_of_two_up_to:
+        return 1 << (n_rows - 1).bit_length()
     shift = n_rows.bit_length() - 4
     return -(-n_rows >> shift) << shift
 

@@ -35,6 +35,11 @@ from ._solvers import needs_full_batch
 __all__ = ["GradLinearRegression", "GradLogisticRegression"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+# Full-batch fits of up to this many rows are padded to a power of two, so
+# that cross-validation folds and the final refit of a search share compiled
+# code: a few thousand padded rows cost microseconds a step, compiling costs
+# a quarter of a second or more.
+_POWER_OF_TWO_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,9 @@ class _LinearGradientModel(GradientFitMixin):
         # rounded up (rows of zero weight), so that folds of similar sizes share
         # compiled code. Mini-batches keep the exact rows they shuffle. Aligned,
         # so that JAX uses the buffers without a second copy.
-        n_rows = n_samples if self.batch_size is not None else bucket_rows(n_samples)
+        n_rows = n_samples
+        if self.batch_size is None:
+            n_rows = bucket_rows(n_samples, power_of_two_up_to=_POWER_OF_TWO_ROWS)
         X_fit = aligned_zeros((n_rows, n_features), X.dtype)
         Y_fit = aligned_zeros((n_rows, n_outputs), X.dtype)
         weights = np.zeros(n_rows, dtype=X.dtype)
