@@ -97,12 +97,77 @@ def test_projection_of_training_points_lands_near_their_latents(manifold):
     assert np.median(gaps) < 0.5 * np.median(spacing)
 
 
-def test_transform_treats_rows_independently(manifold):
+def test_transform_treats_rows_independently(manifold, monkeypatch):
+    # Exactly equal: a step is taken or not by comparing two losses, so a
+    # difference in the last bit could send a row to another local minimum.
     model, X_test, Z_test = manifold.model, manifold.X_test, manifold.Z_test
     alone = np.vstack([model.transform(X_test[i:i + 1]) for i in range(0, 40, 8)])
-    np.testing.assert_allclose(alone, Z_test[:40:8], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(alone, Z_test[:40:8])
     reversed_order = model.transform(X_test[:40][::-1])[::-1]
-    np.testing.assert_allclose(reversed_order, Z_test[:40], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(reversed_order, Z_test[:40])
+    shuffled = np.random.default_rng(0).permutation(len(X_test))
+    np.testing.assert_array_equal(model.transform(X_test[shuffled]), Z_test[shuffled])
+    # Several compiled calls, each with its own queue of rows.
+    monkeypatch.setattr(ukr_module, "_ROWS_PER_CALL", 64)
+    np.testing.assert_array_equal(model.transform(X_test), Z_test)
+
+
+def _standardised_errors(model, X, Z):
+    return np.sum(((X - model.inverse_transform(Z)) / model._stats.scale) ** 2, axis=1)
+
+
+def test_projection_improves_on_every_start_and_converges(manifold):
+    model, X_test, Z_test = manifold.model, manifold.X_test, manifold.Z_test
+    # The start: the training latent point whose reconstruction is nearest.
+    F_train = model.inverse_transform(model.embedding_)
+    gaps = np.sum(((X_test[:, None] - F_train[None]) / model._stats.scale) ** 2, axis=2)
+    start = model.embedding_[np.argmin(gaps, axis=1)]
+    errors = _standardised_errors(model, X_test, Z_test)
+    start_errors = _standardised_errors(model, X_test, start)
+    assert np.all(errors <= start_errors * (1 + 1e-12))
+    assert np.median(errors / start_errors) < 0.2
+    # A local minimum: nudging a latent coordinate seldom lowers the error.
+    lowered = 0
+    for axis in range(Z_test.shape[1]):
+        for nudge in (-1e-3, 1e-3):
+            nudged = Z_test.copy()
+            nudged[:, axis] += nudge
+            lowered += np.sum(_standardised_errors(model, X_test, nudged)
+                              < errors * (1 - 1e-9))
+    assert lowered <= 0.05 * Z_test.size * 2
+
+
+def test_transforms_of_any_length_share_one_compiled_projection(manifold):
+    model, X_test = manifold.model, manifold.X_test
+    model.transform(X_test[:3])
+    before = ukr_module._project_rows._cache_size()
+    for n in (1, 7, 100, len(X_test)):
+        model.transform(X_test[:n])
+    assert ukr_module._project_rows._cache_size() == before
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "quartic", "student",
+                                    lambda d2: 1.0 / (1.0 + d2) ** 2])
+def test_projection_jacobian_matches_autodiff_of_each_row(kernel):
+    rng = np.random.default_rng(4)
+    Z, X = rng.uniform(-2, 2, size=(12, 2)), rng.normal(size=(12, 3))
+    weights = (np.arange(12) < 10).astype(float)
+    # The last query lies outside every quartic support: its weights fall
+    # back to the nearest point, where f is flat.
+    Zq = np.vstack([rng.uniform(-2, 2, size=(5, 2)), [[40.0, 0.0]]])
+    with jax.enable_x64(True):
+        F, J = ukr_module._reconstruction_and_jacobian(
+            jnp.asarray(Zq), jnp.asarray(Z), jnp.asarray(X), jnp.asarray(weights),
+            kernel)
+
+        def f(z):
+            return ukr_module.reconstruct(z[None], jnp.asarray(Z), jnp.asarray(X),
+                                          jnp.asarray(weights), kernel)[0]
+
+        for i, z in enumerate(Zq):
+            np.testing.assert_allclose(F[i], f(jnp.asarray(z)), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(J[i], jax.jacfwd(f)(jnp.asarray(z)),
+                                       rtol=1e-10, atol=1e-12)
 
 
 def test_inverse_transform_is_nadaraya_watson_in_user_units():
@@ -207,8 +272,37 @@ def test_float32_stays_float32():
     X, _ = saddle(100, seed=2)
     model = UKR().fit(X.astype(np.float32))
     assert model.embedding_.dtype == np.float32
-    assert model.transform(X.astype(np.float32)).dtype == np.float32
+    Z = model.transform(X.astype(np.float32))
+    assert Z.dtype == np.float32
     assert model.inverse_transform(model.embedding_).dtype == np.float32
+    # Projected in float32 as well, and as well as in float64 from there.
+    twin = UKR().fit(X)
+    twin.__dict__.update(embedding_=model.embedding_.astype(np.float64),
+                         _X_fit=model._X_fit.astype(np.float64),
+                         _reconstructions=model._reconstructions.astype(np.float64))
+    errors = _standardised_errors(model, X, Z.astype(np.float64))
+    errors_64 = _standardised_errors(twin, X, twin.transform(X))
+    assert np.median(errors) <= 1.5 * np.median(errors_64) + 1e-6
+
+
+def test_epsilon_insensitive_projection_takes_adam_steps(monkeypatch):
+    X, _ = saddle(100, seed=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = UKR(loss="epsilon_insensitive", epsilon=0.05, max_iter=30).fit(X)
+    Z = model.transform(X[:30])
+    assert np.all(np.isfinite(Z))
+    np.testing.assert_allclose(model.transform(X[:30][::-1])[::-1], Z,
+                               rtol=0, atol=1e-10)
+    adam, calls = ukr_module._project_by_adam, []
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return adam(*args, **kwargs)
+
+    monkeypatch.setattr(ukr_module, "_project_by_adam", spy)
+    model.transform(X[:3])
+    assert calls == [1]
 
 
 def test_history_starts_at_the_given_init():

@@ -8,7 +8,7 @@ reconstruction error, and any latent point maps back to data space.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from numbers import Integral, Real
 
@@ -72,9 +72,38 @@ _INIT_SCALES = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)
 # Standard deviation of init="random": far inside one bandwidth, so that the
 # first reconstructions are all close to the mean and nothing is imposed.
 _RANDOM_INIT_SCALE = 0.01
-# Adam steps of the out-of-sample projection and their size, in bandwidths.
-_PROJECTION_STEPS = 200
-_PROJECTION_LEARNING_RATE = 0.1
+# Levenberg-Marquardt iterations of the out-of-sample projection, at most.
+# The fitted latent points lie a few bandwidths apart, so that f is nearly
+# flat around each of them and steep between them: rows typically travel a
+# few bandwidths from their start and take 10 to 40 iterations, and the few
+# that wander across flat regions stop here.
+_PROJECTION_MAX_ITER = 100
+# The longest step along any latent axis, in bandwidths: beyond about one the
+# Gauss-Newton model of f says little, and where f is flat its step is huge.
+_MAX_STEP = 1.0
+# Damping of the first step, in units of the mean curvature of the row's
+# Gauss-Newton matrix, its factors after a step that lowers the loss and
+# after one that does not, and its bounds: a row whose damping passes the
+# upper bound can no longer lower its loss in the working precision.
+_DAMPING_START = 1e-3
+_DAMPING_DOWN = 0.25
+_DAMPING_UP = 8.0
+_DAMPING_MIN = 1e-6
+_DAMPING_MAX = 1e8
+# Adam steps of the projection with epsilon_insensitive, and their size in
+# bandwidths: its loss has kinks at every minimum, where Gauss-Newton steps
+# stall while steps of a fixed length do not.
+_ADAM_PROJECTION_STEPS = 200
+_ADAM_PROJECTION_LEARNING_RATE = 0.1
+# Elements of one block of pairwise differences in the search for the
+# nearest reconstruction before Adam steps (about 80 MB in float64).
+_SEARCH_BLOCK_ELEMENTS = 10_000_000
+# Elements of one block of the kernel matrix between the rows in progress
+# and the training latent points in the projection (1 MB in float64), and
+# rows queued for one call of the compiled projection (a power of two, so a
+# multiple of the block).
+_PROJECTION_BLOCK_ELEMENTS = 2**17
+_ROWS_PER_CALL = 4096
 # Small problems are padded with rows of zero weight and, with a built-in
 # loss, with columns of zeros (which add nothing to any built-in loss), so
 # that small data sets of most shapes share compiled code; compiling costs
@@ -82,9 +111,6 @@ _PROJECTION_LEARNING_RATE = 0.1
 _MIN_ROWS = 128
 _SMALL_ROWS = 256
 _MIN_COLUMNS = 16
-# Elements of one block of pairwise differences in the search for the
-# nearest reconstruction (about 80 MB in float64).
-_SEARCH_BLOCK_ELEMENTS = 10_000_000
 
 
 def squared_distances(A, B):
@@ -120,6 +146,23 @@ def nadaraya_watson_weights(Zq, Z, weights, kernel, exclude=None):
         weights all underflow (far from every point, or outside a compact
         support) puts its weight on its nearest points instead.
     """
+    k, total = _kernel_terms(Zq, Z, weights, kernel, exclude)
+    return k / total
+
+
+def _kernel_terms(Zq, Z, weights, kernel, exclude=None):
+    """Kernel terms and their row sums, whose quotient is the weights.
+
+    Dividing the product ``k @ X`` by the row sums rather than `k` itself
+    saves a division per pair, and in the derivative several: computing a
+    reconstruction and its Jacobian this way is several times faster.
+
+    Returns
+    -------
+    k : jax.Array of shape (n_queries, n_samples)
+    total : jax.Array of shape (n_queries, 1)
+        Positive; ``k / total`` is :func:`nadaraya_watson_weights`.
+    """
     d2 = squared_distances(Zq, Z)
     usable = weights[None, :] > 0
     if exclude is not None:
@@ -134,7 +177,7 @@ def nadaraya_watson_weights(Zq, Z, weights, kernel, exclude=None):
         # so that the row sum never underflows.
         k = weights * jnp.exp(-0.5 * (masked - nearest_d2))
         total = jnp.sum(k, axis=1, keepdims=True)
-        return k / jnp.where(total > 0, total, 1.0)
+        return k, jnp.where(total > 0, total, 1.0)
     kernel_fn = KERNELS[kernel] if isinstance(kernel, str) else kernel
     # Left-out pairs are evaluated at distance 0, where any kernel is finite,
     # so that no NaN reaches the gradient through the discarded branch.
@@ -142,8 +185,15 @@ def nadaraya_watson_weights(Zq, Z, weights, kernel, exclude=None):
     total = jnp.sum(k, axis=1, keepdims=True)
     resolved = total > _UNDERFLOW[np.dtype(d2.dtype)]
     nearest = (usable & (masked <= nearest_d2)).astype(d2.dtype)
-    nearest = nearest / jnp.maximum(jnp.sum(nearest, axis=1, keepdims=True), 1.0)
-    return jnp.where(resolved, k / jnp.where(resolved, total, 1.0), nearest)
+    n_nearest = jnp.maximum(jnp.sum(nearest, axis=1, keepdims=True), 1.0)
+    return (jnp.where(resolved, k, nearest),
+            jnp.where(resolved, total, n_nearest))
+
+
+def _nadaraya_watson(Zq, Z, X, weights, kernel, exclude=None):
+    """``nadaraya_watson_weights(Zq, ...) @ X``, as a product then a quotient."""
+    k, total = _kernel_terms(Zq, Z, weights, kernel, exclude)
+    return (k @ X) / total
 
 
 def _block_size(n_rows: int) -> int:
@@ -164,7 +214,7 @@ def _map_row_blocks(fn, n_rows: int):
     if block == n_rows:
         return fn(rows)
     blocks = jax.lax.map(jax.checkpoint(fn), rows.reshape(-1, block))
-    return blocks.reshape(n_rows, *blocks.shape[2:])
+    return jax.tree.map(lambda b: b.reshape(n_rows, *b.shape[2:]), blocks)
 
 
 def reconstruct(Zq, Z, X, weights, kernel):
@@ -189,7 +239,7 @@ def reconstruct(Zq, Z, X, weights, kernel):
     """
 
     def block(rows):
-        return nadaraya_watson_weights(Zq[rows], Z, weights, kernel) @ X
+        return _nadaraya_watson(Zq[rows], Z, X, weights, kernel)
 
     return _map_row_blocks(block, Zq.shape[0])
 
@@ -223,8 +273,8 @@ def reconstruction_losses(Z, X, weights, hyper, *, kernel, loss, loo):
 
     def block(rows):
         exclude = rows[:, None] == columns[None, :] if loo else None
-        R = nadaraya_watson_weights(Z[rows], Z, weights, kernel, exclude)
-        return sample_losses(loss, X[rows], R @ X, hyper)
+        F = _nadaraya_watson(Z[rows], Z, X, weights, kernel, exclude)
+        return sample_losses(loss, X[rows], F, hyper)
 
     return _map_row_blocks(block, n_rows)
 
@@ -266,14 +316,25 @@ class _ProjectionObjective:
         return jnp.sum(weights * sample_losses(self.loss, Xq, F, hyper))
 
 
-@partial(jax.jit, static_argnames="objective")
-def _objective_value(Z, X, weights, hyper, *, objective):
-    return objective(Z, X, weights, hyper)
+@partial(jax.jit, static_argnames=("kernel", "loss"))
+def _reconstruction_pass(Zq, Z, X, weights, target, hyper, leave_out, *,
+                         kernel, loss):
+    """``f(Zq)`` and the loss of each of its rows against the same row of `target`.
 
+    With `leave_out`, row i leaves training point i out: with ``Zq = Z`` and
+    ``target = X`` the losses are then the leave-one-out errors. The flag is
+    traced, so that scoring the initial scales, the reconstructions of the
+    training latents and :meth:`UKR.inverse_transform` at the same number of
+    rows run one compiled program.
+    """
+    columns = jnp.arange(Z.shape[0])
 
-@partial(jax.jit, static_argnames="kernel")
-def _reconstruct_jit(Zq, Z, X, weights, *, kernel):
-    return reconstruct(Zq, Z, X, weights, kernel)
+    def block(rows):
+        exclude = (rows[:, None] == columns[None, :]) & leave_out
+        F = _nadaraya_watson(Zq[rows], Z, X, weights, kernel, exclude)
+        return F, sample_losses(loss, target[rows], F, hyper)
+
+    return _map_row_blocks(block, Zq.shape[0])
 
 
 def _n_rows(n_samples: int) -> int:
@@ -300,26 +361,230 @@ def _padded_weights(n_samples: int, n_rows: int, dtype) -> np.ndarray:
     return (np.arange(n_rows) < n_samples).astype(dtype)
 
 
-def _loo_error(objective, Z, X, weights, hyper) -> float:
-    with jax.enable_x64(X.dtype == np.float64):
-        hyper = {k: jnp.asarray(v, X.dtype) for k, v in hyper.items()}
-        return float(_objective_value(jnp.asarray(Z), jnp.asarray(X),
-                                      jnp.asarray(weights), hyper,
-                                      objective=objective))
+def _map_to_data(Zq, Z, X, *, kernel, loss, epsilon, target=None, leave_out=False):
+    """NumPy front end of :func:`_reconstruction_pass`, padded to shared shapes.
 
-
-def _map_to_data(Zq, Z, X, kernel) -> np.ndarray:
-    """NumPy front end of :func:`reconstruct`, padded to shared compiled shapes."""
+    Returns ``f(Zq)`` of shape (n_queries, n_features) and the losses against
+    `target` (zeros when None) of shape (n_queries,).
+    """
     dtype = X.dtype
     n_queries, (n_samples, n_features) = Zq.shape[0], X.shape
-    n_train = _n_rows(n_samples)
+    n_rows, n_train = _n_rows(n_queries), _n_rows(n_samples)
+    # As in fit, so that the leave-one-out errors and the reconstructions
+    # of the training latents share the fit's padded shapes.
+    n_columns = _n_columns(n_features, n_samples, isinstance(loss, str))
+    if target is None:
+        target = np.zeros((n_queries, n_features), dtype)
     with jax.enable_x64(dtype == np.float64):
-        F = _reconstruct_jit(
-            jnp.asarray(_pad(Zq.astype(dtype), _n_rows(n_queries))),
-            jnp.asarray(_pad(Z, n_train)),
-            jnp.asarray(_pad(X, n_train, _n_columns(n_features, n_samples, True))),
-            jnp.asarray(_padded_weights(n_samples, n_train, dtype)), kernel=kernel)
-        return np.asarray(F)[:n_queries, :n_features]
+        # NumPy arguments: jnp.asarray would compile a copy for each new shape.
+        F, losses = _reconstruction_pass(
+            _pad(Zq.astype(dtype), n_rows), _pad(Z, n_train),
+            _pad(X, n_train, n_columns), _padded_weights(n_samples, n_train, dtype),
+            _pad(target.astype(dtype), n_rows, n_columns),
+            {"epsilon": np.asarray(epsilon, dtype)}, np.bool_(leave_out),
+            kernel=kernel, loss=loss)
+        return np.asarray(F)[:n_queries, :n_features], np.asarray(losses)[:n_queries]
+
+
+def _reconstruction_and_jacobian(Zq, Z, X, weights, kernel):
+    """``f(Zq)`` and its Jacobian with respect to each row's own latent point.
+
+    Returns
+    -------
+    F : jax.Array of shape (n_queries, n_features)
+    J : jax.Array of shape (n_queries, n_features, n_components)
+        ``J[i, :, k]`` is the derivative of ``f(Zq[i])`` along latent axis k.
+    """
+
+    def f(Zq_):
+        return _nadaraya_watson(Zq_, Z, X, weights, kernel)
+
+    # Row i of f depends on row i of Zq only, so moving every row along axis
+    # k at once gives each row's own derivative: n_components forward passes
+    # rather than one per row and axis. A loop, not vmap: batched products
+    # of the kernel block with X are several times slower on CPU.
+    F, pushforward = jax.linearize(f, Zq)
+    columns = [pushforward(jnp.zeros_like(Zq).at[:, k].set(1))
+               for k in range(Zq.shape[1])]
+    return F, jnp.stack(columns, axis=2)
+
+
+@partial(jax.jit, static_argnames=("kernel", "loss", "block"))
+def _project_rows(Xq, n_queries, Z, X, weights, F_train, hyper, *, kernel, loss,
+                  block):
+    """Latent points minimising each row's loss ``loss(x, f(z))``.
+
+    Each row starts at the training latent point whose reconstruction is
+    nearest to it and takes damped Gauss-Newton (Levenberg-Marquardt) steps
+    in the latent space, each at most `_MAX_STEP` along any axis. The
+    Gauss-Newton matrix ``J^T J`` of the reconstruction preconditions the
+    gradient of the loss: the exact Gauss-Newton step for squared_error and
+    a descent direction for any other smooth loss. A step is taken only if
+    it lowers the row's loss, so that the result reconstructs at least as
+    well as the start.
+
+    `block` rows are in progress at a time, each in a slot of its own; a
+    slot whose row has converged takes the next waiting row, so that the
+    work follows the number of steps each row needs rather than the most
+    any row of a block needs. Every quantity is per row (the damping and the
+    stopping test included) and every evaluation has `block` rows, so a row's
+    result does not depend on the rows projected with it.
+
+    Parameters
+    ----------
+    Xq : jax.Array of shape (n_rows, n_features)
+        Standardised query rows, n_rows a multiple of `block`.
+    n_queries : jax.Array of int
+        The leading rows of `Xq` to project; the rest are padding.
+    Z, X, weights : jax.Array
+        The training latents, data and weights (0 for padding).
+    F_train : jax.Array of shape (n_samples, n_features)
+        ``f(Z)``, the reconstructions of the training latent points.
+    hyper : dict
+        Traced loss parameters (``epsilon``).
+    kernel, loss : str or callable
+        As in :func:`reconstruction_losses`.
+    block : int
+        Rows in progress at a time.
+
+    Returns
+    -------
+    jax.Array of shape (n_rows, n_components)
+        Zeros in the rows of padding.
+    """
+    dtype = Xq.dtype
+    n_rows, n_features = Xq.shape
+    n_components = Z.shape[1]
+
+    def nearest(rows):
+        # Direct differences, so that each row's nearest point is computed
+        # the same way whichever rows come with it.
+        gaps = jnp.sum(jnp.square(rows[:, None, :] - F_train[None, :, :]), axis=2)
+        return jnp.argmin(jnp.where(weights[None, :] > 0, gaps, jnp.inf),
+                          axis=1).astype(jnp.int32)
+
+    def nearest_if_queried(first_and_rows):
+        first, rows = first_and_rows
+        return jax.lax.cond(first < n_queries, nearest,
+                            lambda rows: jnp.zeros(block, jnp.int32), rows)
+
+    firsts = jnp.arange(0, n_rows, block, dtype=jnp.int32)
+    starts = Z[jax.lax.map(nearest_if_queried,
+                           (firsts, Xq.reshape(-1, block, n_features))).reshape(-1)]
+
+    def evaluate(Xb, Zq):
+        F, J = _reconstruction_and_jacobian(Zq, Z, X, weights, kernel)
+        losses, pullback = jax.vjp(lambda F_: sample_losses(loss, Xb, F_, hyper), F)
+        (slope,) = pullback(jnp.ones_like(losses))
+        gradient = jnp.sum(J * slope[:, :, None], axis=1)
+        gauss_newton = jnp.sum(J[:, :, :, None] * J[:, :, None, :], axis=1)
+        return losses, gradient, gauss_newton
+
+    eye = jnp.eye(n_components, dtype=dtype)
+    tiny = jnp.finfo(dtype).tiny
+    # Steps this small change f by about the rounding error of its terms.
+    step_tol = float(np.sqrt(np.finfo(dtype).eps))
+
+    def keep_going(state):
+        return jnp.any(state["active"])
+
+    def iterate(state):
+        rows, fresh = state["rows"], state["fresh"]
+        Zq, gradient = state["Zq"], state["gradient"]
+        gauss_newton = state["gauss_newton"]
+        curvature = jnp.trace(gauss_newton, axis1=1, axis2=2) / n_components
+        # The floor keeps the system regular where f is flat (J = 0, so that
+        # the gradient and the step are 0 as well).
+        shift = state["damping"] * curvature + tiny
+        step = -jnp.linalg.solve(gauss_newton + shift[:, None, None] * eye,
+                                 gradient[..., None])[..., 0]
+        longest = jnp.max(jnp.abs(step), axis=1)
+        step = step * jnp.minimum(1, _MAX_STEP / jnp.maximum(longest, tiny))[:, None]
+        # A slot that has just taken a row evaluates its start instead.
+        trial = jnp.where(fresh[:, None], starts[rows], Zq + step)
+        new_losses, new_gradient, new_gauss_newton = evaluate(Xq[rows], trial)
+        accept = fresh | (new_losses < state["losses"])
+        damping = jnp.where(
+            fresh, _DAMPING_START,
+            jnp.where(accept, jnp.maximum(state["damping"] * _DAMPING_DOWN,
+                                          _DAMPING_MIN),
+                      state["damping"] * _DAMPING_UP))
+        n_iter = jnp.where(fresh, 0, state["n_iter"] + 1)
+        small = ~fresh & (longest <= step_tol * (1 + jnp.max(jnp.abs(Zq), axis=1)))
+        Zq = jnp.where(accept[:, None], trial, Zq)
+        finished = state["active"] & (
+            small | (damping > _DAMPING_MAX) | (n_iter >= _PROJECTION_MAX_ITER))
+        out = state["out"].at[jnp.where(finished, rows, n_rows)].set(Zq, mode="drop")
+        # Finished slots take the next waiting rows, in slot order.
+        waiting = state["next"] + jnp.cumsum(finished) - 1
+        refill = finished & (waiting < n_queries)
+        return {
+            "rows": jnp.where(refill, waiting, rows).astype(rows.dtype),
+            "Zq": Zq,
+            "losses": jnp.where(accept, new_losses, state["losses"]),
+            "gradient": jnp.where(accept[:, None], new_gradient, gradient),
+            "gauss_newton": jnp.where(accept[:, None, None], new_gauss_newton,
+                                      gauss_newton),
+            "damping": damping,
+            "n_iter": n_iter,
+            "fresh": refill,
+            "active": jnp.where(finished, refill, state["active"]),
+            "next": state["next"] + jnp.sum(finished, dtype=rows.dtype),
+            "out": out,
+        }
+
+    slots = jnp.arange(block, dtype=jnp.int32)
+    state = {
+        "rows": slots,
+        "Zq": jnp.zeros((block, n_components), dtype),
+        "losses": jnp.zeros(block, dtype),
+        "gradient": jnp.zeros((block, n_components), dtype),
+        "gauss_newton": jnp.zeros((block, n_components, n_components), dtype),
+        "damping": jnp.zeros(block, dtype),
+        "n_iter": jnp.zeros(block, jnp.int32),
+        "fresh": slots < n_queries,
+        "active": slots < n_queries,
+        "next": jnp.asarray(block, jnp.int32),
+        "out": jnp.zeros((n_rows, n_components), dtype),
+    }
+    return jax.lax.while_loop(keep_going, iterate, state)["out"]
+
+
+def _projection_block(n_train: int) -> int:
+    """Rows in progress in the projection: a power of two from 16 to 1024."""
+    rows = max(_PROJECTION_BLOCK_ELEMENTS // n_train, 1)
+    return min(max(1 << (rows.bit_length() - 1), 16), 1024)
+
+
+def _project(Xq, Z, X, F_train, *, kernel, loss, epsilon) -> np.ndarray:
+    """NumPy front end of :func:`_project_rows`, a fixed number of rows per call.
+
+    Every call has the same shapes, however many rows are transformed, and
+    so runs the same compiled program: a row's arithmetic is then the same
+    whichever rows come with it. That matters more than usual here, because
+    a step is taken or not by comparing two losses, and a difference in the
+    last bit can send a row elsewhere.
+    """
+    dtype = Z.dtype
+    (n_queries, n_features), n_samples = Xq.shape, Z.shape[0]
+    n_train = _n_rows(n_samples)
+    n_columns = _n_columns(n_features, n_samples, isinstance(loss, str))
+    block = _projection_block(n_train)
+    per_call = max(_ROWS_PER_CALL, block)
+    queries = _pad(Xq, -(-n_queries // per_call) * per_call, n_columns)
+    with jax.enable_x64(dtype == np.float64):
+        # Moved to the device once for all calls; device_put, unlike
+        # jnp.asarray, compiles nothing.
+        model = jax.device_put((_pad(Z, n_train), _pad(X, n_train, n_columns),
+                                _padded_weights(n_samples, n_train, dtype),
+                                _pad(F_train, n_train, n_columns)))
+        hyper = {"epsilon": np.asarray(epsilon, dtype)}
+        # Dispatched all at once: JAX queues the calls and NumPy waits below.
+        parts = [_project_rows(queries[start:start + per_call],
+                               np.int32(min(per_call, n_queries - start)), *model,
+                               hyper, kernel=kernel, loss=loss, block=block)
+                 for start in range(0, len(queries), per_call)]
+        return np.concatenate([np.asarray(part) for part in parts])[:n_queries]
 
 
 def _nearest_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -335,6 +600,28 @@ def _nearest_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         out[start:start + step] = np.argmin(np.einsum("ijk,ijk->ij", diff, diff),
                                             axis=1)
     return out
+
+
+def _project_by_adam(Xq, Z, X, F_train, *, kernel, loss, epsilon) -> np.ndarray:
+    """Fixed Adam steps on all rows at once, from the nearest reconstruction.
+
+    Adam moves each coordinate by its own gradient history and the objective
+    is a sum over rows, so with a fixed number of steps each row follows the
+    path it would follow alone.
+    """
+    dtype = Z.dtype
+    start = Z[_nearest_rows(Xq, F_train)]
+    n_queries, n_samples = Xq.shape[0], Z.shape[0]
+    n_rows, n_train = _n_rows(n_queries), _n_rows(n_samples)
+    n_columns = _n_columns(Xq.shape[1], n_samples, isinstance(loss, str))
+    model = (_pad(Xq, n_rows, n_columns), _pad(Z, n_train),
+             _pad(X, n_train, n_columns), _padded_weights(n_samples, n_train, dtype))
+    result = minimize(
+        _ProjectionObjective(kernel, loss), _pad(start, n_rows), model,
+        _padded_weights(n_queries, n_rows, dtype), {"epsilon": epsilon},
+        solver="adam", learning_rate=_ADAM_PROJECTION_LEARNING_RATE,
+        max_iter=_ADAM_PROJECTION_STEPS, tol=0.0, fixed_steps=True, name="UKR")
+    return np.asarray(result.params[:n_queries])
 
 
 def _pca_scores(X: np.ndarray, n_components: int) -> np.ndarray:
@@ -461,12 +748,15 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     -----
     The kernel matrix has n_samples ** 2 entries; above 1024 samples it is
     computed in blocks of rows, inside the objective and again in its
-    gradient, so that memory grows linearly. :meth:`transform` runs a fixed
-    number of Adam steps from the training latent point whose reconstruction
-    is nearest, on each sample independently, so that a sample's projection
-    does not depend on the others transformed with it. :meth:`fit_transform`
-    returns that projection of the training data, which lies near
-    `embedding_`.
+    gradient, so that memory grows linearly. :meth:`transform` starts each
+    sample at the training latent point whose reconstruction is nearest and
+    takes damped Gauss-Newton (Levenberg-Marquardt) steps in the latent
+    space, each kept only if it lowers that sample's loss (with
+    ``loss="epsilon_insensitive"``, whose kinks stall such steps, a fixed
+    number of Adam steps instead). Each sample is projected on its own, so
+    that its projection does not depend on the others transformed with it.
+    :meth:`fit_transform` returns that projection of the training data,
+    which lies near `embedding_`.
 
     References
     ----------
@@ -564,7 +854,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         weights = _padded_weights(n_samples, n_rows, X.dtype)
         objective = _UKRObjective(self.kernel, self.loss, self.loo)
         hyper = {"alpha": self.alpha, "epsilon": self.epsilon}
-        Z0 = self._initial_latents(X_std, X_fit, weights, objective, hyper)
+        Z0 = self._initial_latents(X_std)
         result = minimize(
             objective, _pad(Z0, n_rows), X_fit, weights, hyper,
             solver=self.solver, learning_rate=self.learning_rate,
@@ -583,11 +873,12 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_features_out = self.n_components
         self._stats = stats
         self._X_fit = X_std
-        self._reconstructions = _map_to_data(self.embedding_, self.embedding_,
-                                            X_std, self.kernel)
+        self._reconstructions = _map_to_data(
+            self.embedding_, self.embedding_, X_std, kernel=self.kernel,
+            loss=self.loss, epsilon=self.epsilon)[0]
         return self
 
-    def _initial_latents(self, X_std, X_fit, weights, objective, hyper):
+    def _initial_latents(self, X_std):
         """Starting latent points of shape (n_samples, n_components)."""
         n_samples, dtype = X_std.shape[0], X_std.dtype
         init = self.init
@@ -607,12 +898,12 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     f"({n_samples}, {self.n_components}) is needed.")
             return Z0
         # The scale decides how many neighbours a kernel of unit bandwidth
-        # reaches; the leave-one-out error, without the penalty, picks it.
-        selection = replace(objective, loo=True)
-        n_rows = X_fit.shape[0]
+        # reaches; the mean leave-one-out error, without the penalty, picks it.
         candidates = _scaled_candidates(embedding.astype(dtype))
-        errors = [_loo_error(selection, _pad(Z, n_rows), X_fit, weights,
-                             {**hyper, "alpha": 0.0}) for Z in candidates]
+        errors = [np.mean(_map_to_data(Z, Z, X_std, kernel=self.kernel,
+                                       loss=self.loss, epsilon=self.epsilon,
+                                       target=X_std, leave_out=True)[1])
+                  for Z in candidates]
         return candidates[int(np.nanargmin(errors)) if np.isfinite(errors).any() else 0]
 
     def _transformer_embedding(self, init, X_std):
@@ -650,23 +941,11 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         dtype = self.embedding_.dtype
         Xq = standardize(X.astype(dtype), self._stats, center=self.standardize)
-        start = self.embedding_[_nearest_rows(Xq, self._reconstructions)]
-        n_queries, n_samples = Xq.shape[0], self.embedding_.shape[0]
-        n_rows, n_train = _n_rows(n_queries), _n_rows(n_samples)
-        n_columns = _n_columns(Xq.shape[1], n_samples, isinstance(self.loss, str))
-        model = (_pad(Xq, n_rows, n_columns), _pad(self.embedding_, n_train),
-                 _pad(self._X_fit, n_train, n_columns),
-                 _padded_weights(n_samples, n_train, dtype))
-        # Adam moves each coordinate by its own gradient history and the
-        # objective is a sum over rows, so with a fixed number of steps each
-        # row follows the path it would follow alone.
-        result = minimize(
-            _ProjectionObjective(self.kernel, self.loss), _pad(start, n_rows),
-            model, _padded_weights(n_queries, n_rows, dtype),
-            {"epsilon": self.epsilon}, solver="adam",
-            learning_rate=_PROJECTION_LEARNING_RATE, max_iter=_PROJECTION_STEPS,
-            tol=0.0, fixed_steps=True, name=type(self).__name__)
-        return np.asarray(result.params[:n_queries], dtype=X.dtype)
+        nonsmooth = isinstance(self.loss, str) and self.loss == "epsilon_insensitive"
+        project = _project_by_adam if nonsmooth else _project
+        Z = project(Xq, self.embedding_, self._X_fit, self._reconstructions,
+                    kernel=self.kernel, loss=self.loss, epsilon=self.epsilon)
+        return Z.astype(X.dtype)
 
     def fit_transform(self, X, y=None):
         """Fit the model and project the training data.
@@ -704,7 +983,8 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"X has {Z.shape[1]} columns, but {type(self).__name__} has "
                 f"n_components={self.n_components} latent dimensions.")
-        F = _map_to_data(Z, self.embedding_, self._X_fit, self.kernel)
+        F = _map_to_data(Z, self.embedding_, self._X_fit, kernel=self.kernel,
+                         loss=self.loss, epsilon=self.epsilon)[0]
         return (F * self._stats.scale + self._stats.mean).astype(Z.dtype)
 
     def score(self, X, y=None):
