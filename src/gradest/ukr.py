@@ -410,18 +410,18 @@ def _reconstruction_and_jacobian(Zq, Z, X, weights, kernel):
 
 
 @partial(jax.jit, static_argnames=("kernel", "loss", "block"))
-def _project_rows(Xq, n_queries, Z, X, weights, F_train, hyper, *, kernel, loss,
+def _project_rows(Xq, starts, n_queries, Z, X, weights, hyper, *, kernel, loss,
                   block):
     """Latent points minimising each row's loss ``loss(x, f(z))``.
 
-    Each row starts at the training latent point whose reconstruction is
-    nearest to it and takes damped Gauss-Newton (Levenberg-Marquardt) steps
-    in the latent space, each at most `_MAX_STEP` along any axis. The
-    Gauss-Newton matrix ``J^T J`` of the reconstruction preconditions the
-    gradient of the loss: the exact Gauss-Newton step for squared_error and
-    a descent direction for any other smooth loss. A step is taken only if
-    it lowers the row's loss, so that the result reconstructs at least as
-    well as the start.
+    Each row starts at its given point, usually the training latent point
+    whose reconstruction is nearest to it, and takes damped Gauss-Newton
+    (Levenberg-Marquardt) steps in the latent space, each at most
+    `_MAX_STEP` along any axis. The Gauss-Newton matrix ``J^T J`` of the
+    reconstruction preconditions the gradient of the loss: the exact
+    Gauss-Newton step for squared_error and a descent direction for any
+    other smooth loss. A step is taken only if it lowers the row's loss, so
+    that the result reconstructs at least as well as the start.
 
     `block` rows are in progress at a time, each in a slot of its own; a
     slot whose row has converged takes the next waiting row, so that the
@@ -434,12 +434,12 @@ def _project_rows(Xq, n_queries, Z, X, weights, F_train, hyper, *, kernel, loss,
     ----------
     Xq : jax.Array of shape (n_rows, n_features)
         Standardised query rows, n_rows a multiple of `block`.
+    starts : jax.Array of shape (n_rows, n_components)
+        Their starting latent points.
     n_queries : jax.Array of int
         The leading rows of `Xq` to project; the rest are padding.
     Z, X, weights : jax.Array
         The training latents, data and weights (0 for padding).
-    F_train : jax.Array of shape (n_samples, n_features)
-        ``f(Z)``, the reconstructions of the training latent points.
     hyper : dict
         Traced loss parameters (``epsilon``).
     kernel, loss : str or callable
@@ -453,24 +453,8 @@ def _project_rows(Xq, n_queries, Z, X, weights, F_train, hyper, *, kernel, loss,
         Zeros in the rows of padding.
     """
     dtype = Xq.dtype
-    n_rows, n_features = Xq.shape
+    n_rows = Xq.shape[0]
     n_components = Z.shape[1]
-
-    def nearest(rows):
-        # Direct differences, so that each row's nearest point is computed
-        # the same way whichever rows come with it.
-        gaps = jnp.sum(jnp.square(rows[:, None, :] - F_train[None, :, :]), axis=2)
-        return jnp.argmin(jnp.where(weights[None, :] > 0, gaps, jnp.inf),
-                          axis=1).astype(jnp.int32)
-
-    def nearest_if_queried(first_and_rows):
-        first, rows = first_and_rows
-        return jax.lax.cond(first < n_queries, nearest,
-                            lambda rows: jnp.zeros(block, jnp.int32), rows)
-
-    firsts = jnp.arange(0, n_rows, block, dtype=jnp.int32)
-    starts = Z[jax.lax.map(nearest_if_queried,
-                           (firsts, Xq.reshape(-1, block, n_features))).reshape(-1)]
 
     def evaluate(Xb, Zq):
         F, J = _reconstruction_and_jacobian(Zq, Z, X, weights, kernel)
@@ -556,7 +540,7 @@ def _projection_block(n_train: int) -> int:
     return min(max(1 << (rows.bit_length() - 1), 16), 1024)
 
 
-def _project(Xq, Z, X, F_train, *, kernel, loss, epsilon) -> np.ndarray:
+def _project(Xq, start, Z, X, *, kernel, loss, epsilon) -> np.ndarray:
     """NumPy front end of :func:`_project_rows`, a fixed number of rows per call.
 
     Every call has the same shapes, however many rows are transformed, and
@@ -571,19 +555,21 @@ def _project(Xq, Z, X, F_train, *, kernel, loss, epsilon) -> np.ndarray:
     n_columns = _n_columns(n_features, n_samples, isinstance(loss, str))
     block = _projection_block(n_train)
     per_call = max(_ROWS_PER_CALL, block)
-    queries = _pad(Xq, -(-n_queries // per_call) * per_call, n_columns)
+    n_padded = -(-n_queries // per_call) * per_call
+    queries = _pad(Xq, n_padded, n_columns)
+    starts = _pad(start, n_padded)
     with jax.enable_x64(dtype == np.float64):
         # Moved to the device once for all calls; device_put, unlike
         # jnp.asarray, compiles nothing.
         model = jax.device_put((_pad(Z, n_train), _pad(X, n_train, n_columns),
-                                _padded_weights(n_samples, n_train, dtype),
-                                _pad(F_train, n_train, n_columns)))
+                                _padded_weights(n_samples, n_train, dtype)))
         hyper = {"epsilon": np.asarray(epsilon, dtype)}
         # Dispatched all at once: JAX queues the calls and NumPy waits below.
-        parts = [_project_rows(queries[start:start + per_call],
-                               np.int32(min(per_call, n_queries - start)), *model,
+        parts = [_project_rows(queries[first:first + per_call],
+                               starts[first:first + per_call],
+                               np.int32(min(per_call, n_queries - first)), *model,
                                hyper, kernel=kernel, loss=loss, block=block)
-                 for start in range(0, len(queries), per_call)]
+                 for first in range(0, n_padded, per_call)]
         return np.concatenate([np.asarray(part) for part in parts])[:n_queries]
 
 
@@ -602,15 +588,14 @@ def _nearest_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
-def _project_by_adam(Xq, Z, X, F_train, *, kernel, loss, epsilon) -> np.ndarray:
-    """Fixed Adam steps on all rows at once, from the nearest reconstruction.
+def _project_by_adam(Xq, start, Z, X, *, kernel, loss, epsilon) -> np.ndarray:
+    """Fixed Adam steps on all rows at once, from the latent points `start`.
 
     Adam moves each coordinate by its own gradient history and the objective
     is a sum over rows, so with a fixed number of steps each row follows the
     path it would follow alone.
     """
     dtype = Z.dtype
-    start = Z[_nearest_rows(Xq, F_train)]
     n_queries, n_samples = Xq.shape[0], Z.shape[0]
     n_rows, n_train = _n_rows(n_queries), _n_rows(n_samples)
     n_columns = _n_columns(Xq.shape[1], n_samples, isinstance(loss, str))
@@ -943,8 +928,11 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Xq = standardize(X.astype(dtype), self._stats, center=self.standardize)
         nonsmooth = isinstance(self.loss, str) and self.loss == "epsilon_insensitive"
         project = _project_by_adam if nonsmooth else _project
-        Z = project(Xq, self.embedding_, self._X_fit, self._reconstructions,
-                    kernel=self.kernel, loss=self.loss, epsilon=self.epsilon)
+        # Each row starts at the training latent point whose reconstruction is
+        # nearest to it.
+        start = self.embedding_[_nearest_rows(Xq, self._reconstructions)]
+        Z = project(Xq, start, self.embedding_, self._X_fit, kernel=self.kernel,
+                    loss=self.loss, epsilon=self.epsilon)
         return Z.astype(X.dtype)
 
     def fit_transform(self, X, y=None):
