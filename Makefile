@@ -23,10 +23,10 @@ $(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/python -m gradest
+	$(BIN)/python -m demo
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests demo
 	$(BIN)/python -m pytest
 
 # The HTML site, running every gallery example; any warning is an error.
@@ -42,7 +42,7 @@ bench-quick: $(VENV)/.demo-installed
 	$(BIN)/python benchmarks/run.py --quick
 
 lint: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis gradest-demo \

@@ -19,7 +19,7 @@ import numpy as np
 import optax
 import sklearn
 
-from gradest._solvers import make_optimizer
+from gradest._engine import make_optimizer
 
 __all__ = [
     "CompileCounter",

@@ -43,9 +43,9 @@ from sklearn.linear_model import (
 from sklearn.model_selection import GridSearchCV, KFold
 
 import gradest
-import gradest.linear_model
+import gradest.linear_model._fit
 from gradest import GradLinearRegression, GradLogisticRegression
-from gradest._engine import bucket_rows, minimize
+from gradest._engine import Problem, Settings, bucket_rows, minimize
 
 RUN_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run.py")
 LEARNING_RATES = [0.01, 0.02, 0.05, 0.1, 0.2]
@@ -154,9 +154,10 @@ def seed_000(quick):
     weights = np.ones(x.size, np.float32)
 
     def engine_fit():
-        return minimize(_SeedLoss(), np.zeros(2, np.float32), (x32, y32), weights,
-                        {}, solver="gd", learning_rate=0.1, max_iter=n_steps,
-                        tol=0.0, fixed_steps=True).params
+        return minimize(Problem(_SeedLoss(), np.zeros(2, np.float32), (x32, y32),
+                                weights),
+                        Settings(solver="gd", learning_rate=0.1, max_iter=n_steps,
+                                 fixed_steps=True)).params
 
     first_s, engine_params = timed(engine_fit)
     X = np.column_stack([celsius, np.ones_like(celsius)])
@@ -237,7 +238,7 @@ def first_fit_in_fresh_process(solver, cache_dir=None):
 def compile_cost(quick):
     """Case 2: first fit of a new shape, refits, and the persistent cache."""
     case = "2 compile"
-    solvers = ["adam", "lbfgs"] if quick else list(gradest._solvers.SOLVERS)
+    solvers = ["adam", "lbfgs"] if quick else list(gradest._engine.SOLVERS)
     X, y = _diabetes()
     pass_pair = pass_pair_seconds(_padded(X))
     sklearn_s = interleaved_medians(
@@ -354,12 +355,12 @@ def padding_changes_nothing(solvers):
     differences = []
     for solver in solvers:
         padded = GradLinearRegression(solver=solver).fit(X[train], y[train])
-        bucket = gradest.linear_model.bucket_rows
-        gradest.linear_model.bucket_rows = lambda n, **_: n
+        bucket = gradest.linear_model._fit.bucket_rows
+        gradest.linear_model._fit.bucket_rows = lambda n, **_: n
         try:
             exact = GradLinearRegression(solver=solver).fit(X[train], y[train])
         finally:
-            gradest.linear_model.bucket_rows = bucket
+            gradest.linear_model._fit.bucket_rows = bucket
         differences.append(float(np.max(np.abs(padded.coef_ - exact.coef_)
                                         / np.abs(exact.coef_))))
     return max(differences)
@@ -368,7 +369,7 @@ def padding_changes_nothing(solvers):
 def grid_search(quick):
     """Case 3: GridSearchCV over 5 learning rates x 5 folds on diabetes."""
     case = "3 grid search"
-    solvers = ["adam", "lbfgs"] if quick else list(gradest._solvers.SOLVERS)
+    solvers = ["adam", "lbfgs"] if quick else list(gradest._engine.SOLVERS)
     padding = padding_changes_nothing(solvers[:1] if quick else ["adam", "lbfgs"])
     rows = []
     for solver in solvers:
@@ -550,8 +551,9 @@ def _ukr_class():
 
 
 def _saddle(n, seed):
-    z = np.random.default_rng(seed).uniform(-1, 1, size=(n, 2))
-    return np.column_stack([z[:, 0], z[:, 1], z[:, 0] ** 2 - z[:, 1] ** 2])
+    from gradest.datasets import make_saddle
+
+    return make_saddle(n, random_state=seed)[0]
 
 
 def _ukr_seed_loss(X):

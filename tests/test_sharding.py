@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from gradest import GradLinearRegression, GradLogisticRegression
-from gradest._sharding import place
+from gradest._engine.placement import place
 
 # Runs with two CPU devices: records how the engine placed the data, fits the
 # estimators and evaluates UKR's objective and gradient on split rows.
@@ -18,10 +18,10 @@ _SCRIPT = textwrap.dedent("""
     import json, sys
     import jax, jax.numpy as jnp, numpy as np
     from sklearn.datasets import load_breast_cancer, load_diabetes
-    import gradest._engine as engine
+    import gradest._engine.placement as placement
     from gradest import GradLinearRegression, GradLogisticRegression
-    from gradest._sharding import place
-    from gradest.ukr import _UKRObjective
+    from gradest._engine.placement import place
+    from gradest.ukr._reconstruction import UKRObjective as _UKRObjective
 
     assert jax.device_count() == 2
     placed = []
@@ -29,7 +29,7 @@ _SCRIPT = textwrap.dedent("""
         rows, replicated = place(rows, replicated, n_rows, **kwargs)
         placed.extend(len(leaf.sharding.device_set) for leaf in jax.tree.leaves(rows))
         return rows, replicated
-    engine.place = recording_place
+    placement.place = recording_place
 
     out = {}
     X, y = load_diabetes(return_X_y=True)

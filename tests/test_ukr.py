@@ -19,6 +19,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from gradest import UKR
 from gradest import ukr as ukr_module
+from gradest._engine import blocks, rowwise
+from gradest.datasets import make_saddle
+from gradest.ukr import _reconstruction
 
 # The three coordinates of the saddle in very different units: without
 # standardisation the middle one would be all that counts.
@@ -26,9 +29,9 @@ UNITS = np.array([1.0, 1000.0, 0.001])
 
 
 def saddle(n_samples, seed):
-    """Seed 001's saddle: z uniform in [-1, 1]^2, x = (z1, z2, z1^2 - z2^2)."""
-    z = np.random.default_rng(seed).uniform(-1, 1, size=(n_samples, 2))
-    return np.c_[z, z[:, 0] ** 2 - z[:, 1] ** 2] * UNITS, z
+    """Seed 001's saddle, x = (z1, z2, z1^2 - z2^2), in the units above."""
+    X, z = make_saddle(n_samples, random_state=seed)
+    return X * UNITS, z
 
 
 def swiss_roll(n_samples, seed):
@@ -108,7 +111,7 @@ def test_transform_treats_rows_independently(manifold, monkeypatch):
     shuffled = np.random.default_rng(0).permutation(len(X_test))
     np.testing.assert_array_equal(model.transform(X_test[shuffled]), Z_test[shuffled])
     # Several compiled calls, each with its own queue of rows.
-    monkeypatch.setattr(ukr_module, "_ROWS_PER_CALL", 64)
+    monkeypatch.setattr(rowwise, "_ROWS_PER_CALL", 64)
     np.testing.assert_array_equal(model.transform(X_test), Z_test)
 
 
@@ -140,10 +143,10 @@ def test_projection_improves_on_every_start_and_converges(manifold):
 def test_transforms_of_any_length_share_one_compiled_projection(manifold):
     model, X_test = manifold.model, manifold.X_test
     model.transform(X_test[:3])
-    before = ukr_module._project_rows._cache_size()
+    before = rowwise._lm_rows._cache_size()
     for n in (1, 7, 100, len(X_test)):
         model.transform(X_test[:n])
-    assert ukr_module._project_rows._cache_size() == before
+    assert rowwise._lm_rows._cache_size() == before
 
 
 @pytest.mark.parametrize("kernel", ["gaussian", "quartic", "student",
@@ -156,9 +159,9 @@ def test_projection_jacobian_matches_autodiff_of_each_row(kernel):
     # back to the nearest point, where f is flat.
     Zq = np.vstack([rng.uniform(-2, 2, size=(5, 2)), [[40.0, 0.0]]])
     with jax.enable_x64(True):
-        F, J = ukr_module._reconstruction_and_jacobian(
-            jnp.asarray(Zq), jnp.asarray(Z), jnp.asarray(X), jnp.asarray(weights),
-            kernel)
+        F, J = rowwise._value_and_row_jacobian(
+            _reconstruction.Reconstruction(kernel), jnp.asarray(Zq),
+            (jnp.asarray(Z), jnp.asarray(X), jnp.asarray(weights)))
 
         def f(z):
             return ukr_module.reconstruct(z[None], jnp.asarray(Z), jnp.asarray(X),
@@ -184,7 +187,7 @@ def test_objective_equals_a_numpy_loop(loo):
     rng = np.random.default_rng(3)
     Z, X = rng.normal(size=(9, 2)), rng.normal(size=(9, 3))
     alpha = 0.3
-    objective = ukr_module._UKRObjective("gaussian", "squared_error", loo)
+    objective = _reconstruction.UKRObjective("gaussian", "squared_error", loo)
     with jax.enable_x64(True):
         value = float(objective(jnp.asarray(Z), jnp.asarray(X), jnp.ones(9),
                                 {"alpha": alpha, "epsilon": 0.1}))
@@ -201,7 +204,7 @@ def test_gradient_matches_finite_differences(kernel, loss):
     # Spread so that each quartic support holds some neighbours but not all.
     Z, X = rng.uniform(-1.2, 1.2, size=(7, 2)), rng.normal(size=(7, 3))
     hyper = {"alpha": 0.05, "epsilon": 0.5}
-    objective = ukr_module._UKRObjective(kernel, loss, True)
+    objective = _reconstruction.UKRObjective(kernel, loss, True)
     with jax.enable_x64(True):
         @jax.jit
         def f(Z_):
@@ -235,8 +238,8 @@ def test_blocked_kernel_matrix_gives_the_same_objective_and_gradient(monkeypatch
             return float(value), np.asarray(grad)
 
     whole = value_and_grad()
-    monkeypatch.setattr(ukr_module, "_MAX_BLOCK", 16)
-    assert ukr_module._block_size(64) == 16
+    monkeypatch.setattr(blocks, "MAX_BLOCK", 16)
+    assert blocks.block_size(64) == 16
     blocked = value_and_grad()
     assert blocked[0] == pytest.approx(whole[0], rel=1e-12)
     np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-10, atol=1e-14)
@@ -294,13 +297,13 @@ def test_epsilon_insensitive_projection_takes_adam_steps(monkeypatch):
     assert np.all(np.isfinite(Z))
     np.testing.assert_allclose(model.transform(X[:30][::-1])[::-1], Z,
                                rtol=0, atol=1e-10)
-    adam, calls = ukr_module._project_by_adam, []
+    adam, calls = rowwise._by_adam, []
 
     def spy(*args, **kwargs):
         calls.append(1)
         return adam(*args, **kwargs)
 
-    monkeypatch.setattr(ukr_module, "_project_by_adam", spy)
+    monkeypatch.setattr(rowwise, "_by_adam", spy)
     model.transform(X[:3])
     assert calls == [1]
 

@@ -17,7 +17,9 @@ latent space, and at how the latent points moved during the fit.
 # The data
 # --------
 # As in the original: 200 points drawn uniformly on the square
-# :math:`[-1, 1]^2` and lifted onto the saddle.
+# :math:`[-1, 1]^2` and lifted onto the saddle, by
+# :func:`~gradest.datasets.make_saddle`, which also returns the points on the
+# square as the true coordinates.
 
 import warnings
 
@@ -29,10 +31,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.manifold import trustworthiness
 
 from gradest import UKR
+from gradest.datasets import make_saddle
 
 rng = np.random.default_rng(1)
-z_true = rng.uniform(-1, 1, size=(200, 2))
-X = np.c_[z_true, z_true[:, 0] ** 2 - z_true[:, 1] ** 2]
+X, z_true = make_saddle(200, random_state=rng)
 
 # %%
 # Fitting the original way

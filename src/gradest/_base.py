@@ -6,8 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._engine import MinimizeResult, minimize
-from ._solvers import SOLVERS
+from ._engine import SOLVERS, MinimizeResult, Problem, Settings, minimize
 
 __all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic_fit", "atomic_update"]
 
@@ -66,24 +65,30 @@ def atomic_update(partial_fit):
 
 
 class GradientFitMixin:
-    """Runs the shared engine with the estimator's own solver settings.
+    """The one route from an estimator to the engine.
 
     Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
-    ``random_state`` and ``verbose`` (and may define ``batch_size``).
+    ``random_state`` and ``verbose`` (and may define ``batch_size`` and
+    ``record_history``).
     """
 
+    def _engine_settings(self, **options) -> Settings:
+        """The estimator's solver parameters as engine settings; `options` override."""
+        settings = Settings(
+            solver=self.solver,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            batch_size=getattr(self, "batch_size", None),
+            random_state=self.random_state,
+            verbose=self.verbose,
+            name=type(self).__name__,
+            record_history=getattr(self, "record_history", False),
+        )
+        return settings.with_options(**options)
+
     def _minimize(self, objective, params, data, weights: np.ndarray,
-                  hyper: dict, **options) -> MinimizeResult:
-        """Run the engine; `options` override the estimator's own settings."""
-        settings = {
-            "solver": self.solver,
-            "learning_rate": self.learning_rate,
-            "max_iter": self.max_iter,
-            "tol": self.tol,
-            "batch_size": getattr(self, "batch_size", None),
-            "random_state": self.random_state,
-            "verbose": self.verbose,
-            "name": type(self).__name__,
-        }
-        return minimize(objective, params, data, weights, hyper,
-                        **{**settings, **options})
+                  hyper: dict, *, opt_state=None, **options) -> MinimizeResult:
+        """Minimise `objective` from `params`; `options` override the settings."""
+        return minimize(Problem(objective, params, data, weights, hyper),
+                        self._engine_settings(**options), opt_state=opt_state)

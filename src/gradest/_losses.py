@@ -1,4 +1,4 @@
-"""Pointwise losses, written once with ``jax.numpy`` and shared by the estimators.
+"""Pointwise losses: a registry of functions written once with ``jax.numpy``.
 
 Each built-in loss is ``loss(y_true, y_pred, hyper) -> elementwise losses``;
 ``hyper`` carries traced parameters such as the Huber threshold ``epsilon``.
@@ -6,11 +6,13 @@ A user loss is ``loss(y_true, y_pred) -> per-sample or elementwise losses``.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["REGRESSION_LOSSES", "sample_losses", "weighted_mean"]
+__all__ = ["LOSSES", "LossSpec", "is_smooth", "loss_names", "sample_losses",
+           "weighted_mean"]
 
 
 def squared_error(y_true, y_pred, hyper):
@@ -44,13 +46,60 @@ def log_loss(y_true, logits, hyper):
     return (jax.nn.logsumexp(logits, axis=-1, keepdims=True) - logits) * y_true
 
 
-REGRESSION_LOSSES: dict[str, Callable] = {
-    "squared_error": squared_error,
-    "huber": huber,
-    "absolute_error": absolute_error,
-    "epsilon_insensitive": epsilon_insensitive,
-}
-_BUILTIN = {**REGRESSION_LOSSES, "log_loss": log_loss}
+@dataclass(frozen=True)
+class LossSpec:
+    """A built-in loss and what the estimators and the engine need to know of it.
+
+    Attributes
+    ----------
+    name : str
+        The estimators' ``loss`` value.
+    fn : callable
+        ``fn(y_true, y_pred, hyper) -> elementwise losses``.
+    smooth : bool
+        Continuously differentiable, so that Gauss-Newton and quasi-Newton
+        steps apply (kinks stall them).
+    equivariant : bool
+        Location and scale equivariant: fitted to ``a * y + b`` its minimiser
+        is the same affine map of the minimiser fitted to y, so the targets
+        may be standardised and the solution mapped back exactly.
+    tasks : frozenset of str
+        Where the loss is offered: "regression", "classification",
+        "reconstruction" (UKR).
+    """
+
+    name: str
+    fn: Callable
+    smooth: bool
+    equivariant: bool
+    tasks: frozenset
+
+
+_REGISTRY = (
+    LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
+             tasks=frozenset({"regression", "reconstruction"})),
+    # Its threshold is in the units of the residuals, so rescaling y moves
+    # points across it.
+    LossSpec("huber", huber, smooth=True, equivariant=False,
+             tasks=frozenset({"regression", "reconstruction"})),
+    LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
+             tasks=frozenset({"regression"})),
+    LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
+             equivariant=False, tasks=frozenset({"reconstruction"})),
+    LossSpec("log_loss", log_loss, smooth=True, equivariant=False,
+             tasks=frozenset({"classification"})),
+)
+LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _REGISTRY}
+
+
+def loss_names(task: str) -> set[str]:
+    """Names of the built-in losses offered for `task` (for parameter constraints)."""
+    return {spec.name for spec in _REGISTRY if task in spec.tasks}
+
+
+def is_smooth(loss: str | Callable) -> bool:
+    """Whether `loss` is smooth; a user's callable is taken to be."""
+    return not isinstance(loss, str) or LOSSES[loss].smooth
 
 
 def sample_losses(loss: str | Callable, y_true, y_pred, hyper, *,
@@ -69,7 +118,7 @@ def sample_losses(loss: str | Callable, y_true, y_pred, hyper, *,
         Give a user loss 1-D arrays (the user passed a 1-D target).
     """
     if isinstance(loss, str):
-        elementwise = _BUILTIN[loss](y_true, y_pred, hyper)
+        elementwise = LOSSES[loss].fn(y_true, y_pred, hyper)
     else:
         if squeeze:
             y_true, y_pred = y_true[:, 0], y_pred[:, 0]

@@ -1,10 +1,12 @@
-"""``python -m gradest``: gradest beside scikit-learn on the seeds' examples and more.
+"""``python -m demo``: gradest beside scikit-learn on the seeds' examples and more.
 
 Prints a table of coefficients or scores and fit times for the linear
 models, then one of trustworthiness and reconstruction error for UKR beside
 PCA, Isomap and LLE. With matplotlib installed it also writes PNG figures
 (the fitted line, the loss curves, UKR's latent spaces and learned surfaces)
 into the folder given by ``--plot-dir`` (default ``gradest-demo``).
+
+Run it from the repository's root with gradest installed; ``make demo`` does.
 """
 
 import argparse
@@ -20,8 +22,9 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import GradLinearRegression, GradLogisticRegression, __version__
-from ._demo_ukr import run_ukr_demo
+from gradest import GradLinearRegression, GradLogisticRegression, __version__
+
+from .ukr import run_ukr_demo
 
 
 def _timed(fit: Callable[[], object]) -> tuple[object, float]:
@@ -141,7 +144,7 @@ def _plot_linear(plot_dir: Path, fitted: list) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the demo."""
-    parser = argparse.ArgumentParser(prog="python -m gradest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--plot-dir", type=Path, default=Path("gradest-demo"),
                         help="folder for PNG figures (default: gradest-demo)")
     parser.add_argument("--no-plots", action="store_true", help="write no figures")

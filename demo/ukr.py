@@ -1,6 +1,6 @@
 """UKR beside PCA, Isomap and LLE on seed 001's saddle and on the swiss roll.
 
-Called by ``python -m gradest``: prints the trustworthiness of each
+Called by ``python -m demo``: prints the trustworthiness of each
 embedding, the held-out reconstruction error of the models that map back
 (UKR and PCA) and the fit times; with matplotlib and a plot folder it also
 draws UKR's latent spaces and learned surfaces.
@@ -17,7 +17,8 @@ from sklearn.manifold import Isomap, LocallyLinearEmbedding, trustworthiness
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from .ukr import UKR
+from gradest import UKR
+from gradest.datasets import make_saddle
 
 __all__ = ["run_ukr_demo"]
 
@@ -30,8 +31,8 @@ SADDLE_UNITS = np.array([1.0, 1000.0, 0.001])
 
 def saddle(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seed 001's saddle: z uniform in [-1, 1]^2, x = (z1, z2, z1^2 - z2^2)."""
-    z = np.random.default_rng(seed).uniform(-1, 1, size=(n_samples, 2))
-    return np.c_[z, z[:, 0] ** 2 - z[:, 1] ** 2] * SADDLE_UNITS, z
+    X, z = make_saddle(n_samples, random_state=seed)
+    return X * SADDLE_UNITS, z
 
 
 def swiss_roll(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

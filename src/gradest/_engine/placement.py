@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["device_count", "place"]
+__all__ = ["device_count", "place", "place_whole"]
 
 
 def device_count() -> int:
@@ -64,3 +64,13 @@ def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None)
         return jax.device_put(leaf, by_rows if split else whole)
 
     return jax.tree.map(put, rows), jax.device_put(replicated, whole)
+
+
+def place_whole(tree: Any) -> Any:
+    """Put every array of `tree` whole on the first device, committed.
+
+    For one-off passes over small arrays (a model and a few queries): the
+    results of a jitted call are committed to a device, and committed inputs
+    make every call match one entry of the compiled function's cache.
+    """
+    return jax.device_put(tree, jax.devices()[0])

@@ -1,0 +1,45 @@
+"""The engine: everything between an estimator's NumPy arrays and compiled code.
+
+An estimator validates its input, standardises it, states its objective and
+starting point as a :class:`Problem`, calls :func:`minimize` (or
+:func:`minimize_rows` for independent per-row problems) and maps the result
+back. The modules:
+
+- :mod:`.data`: precision, the padding policy, aligned buffers, one-off
+  compiled passes (:func:`run_pass`);
+- :mod:`.placement`: rows split over every device JAX sees;
+- :mod:`.solvers`: the table of solvers and what each needs;
+- :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
+- :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
+- :mod:`.minimize`: the front end that drives the loop;
+- :mod:`.rowwise`: per-row minimisation (Levenberg-Marquardt, fixed Adam steps);
+- :mod:`.outcome`: how every loop ends, and the warnings and errors it raises;
+- :mod:`.cache`: JAX's persistent compilation cache, on request.
+"""
+
+from .blocks import map_row_blocks
+from .cache import set_compilation_cache
+from .data import (
+    PAD_CHEAP_ROWS,
+    PAD_QUADRATIC_ROWS,
+    aligned_zeros,
+    bucket_columns,
+    bucket_rows,
+    float_dtype,
+    pad,
+    padded_weights,
+    run_pass,
+)
+from .minimize import MinimizeResult, Problem, Settings, minimize
+from .outcome import Outcome, Status, settle
+from .rowwise import RowProblem, minimize_rows
+from .solvers import SOLVERS, SolverSpec, make_optimizer, solver_spec
+
+__all__ = [
+    "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult", "Outcome",
+    "Problem", "RowProblem", "Settings", "SolverSpec", "Status", "aligned_zeros",
+    "bucket_columns", "bucket_rows", "float_dtype", "make_optimizer", "map_row_blocks",
+    "minimize",
+    "minimize_rows", "pad", "padded_weights", "run_pass", "set_compilation_cache",
+    "settle", "solver_spec",
+]

@@ -1,0 +1,300 @@
+"""The engine's front: one call from an estimator's objective to its minimiser.
+
+An estimator states a :class:`Problem`: an objective
+``objective(params, data, weights, hyper)`` (a scalar, written with
+``jax.numpy``, of a parameter pytree, a pytree of per-sample arrays, a vector of
+per-sample weights and a dict of traced hyperparameters) and its starting
+point. :class:`Settings` hold the estimator's solver parameters.
+:func:`minimize` does everything else: precision, placement, the compiled
+loop, progress, the loss curve, the history of iterates and the outcome.
+
+Everything outside the compiled loop is NumPy: a JAX operation run eagerly
+compiles a small program of its own the first time it meets a shape, which
+would cost a new problem more than the loop itself.
+"""
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jax
+import numpy as np
+from sklearn.utils import check_random_state
+
+from . import placement
+from .data import float_dtype, precision
+from .loop import (
+    DEFAULT_CHUNK_SIZE,
+    Layout,
+    LoopState,
+    initial_state,
+    placeholder_opt_state,
+    run_chunk,
+)
+from .outcome import Outcome, Status, settle
+from .solvers import solver_spec
+
+__all__ = ["MinimizeResult", "Problem", "Settings", "minimize"]
+
+# Rounding makes a gradient averaged over n rows uncertain by about
+# eps * sqrt(n) (a random walk of per-row errors); a smaller `tol` is raised to
+# this many times that, so that float32 fits can converge.
+_TOL_FLOOR_ULPS = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What to minimise, from where.
+
+    Attributes
+    ----------
+    objective : callable
+        ``objective(params, data, weights, hyper) -> scalar``; hashable (a
+        module-level function or a frozen dataclass), so that the compiled
+        loop is cached across fits.
+    params : pytree of ndarray
+        Starting point.
+    data : pytree of ndarray
+        Per-sample arrays, each with n_samples rows.
+    weights : ndarray of shape (n_samples,)
+        Per-sample weights; their dtype (float32 or float64) sets the
+        precision of the whole fit. The objective must be a weighted mean, so
+        that rows of zero weight (padding) do not count.
+    hyper : dict of str to float
+        Hyperparameters of the objective, passed as traced scalars.
+    """
+
+    objective: Any
+    params: Any
+    data: Any
+    weights: np.ndarray
+    hyper: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to minimise: an estimator's solver parameters, and the engine's own.
+
+    Attributes
+    ----------
+    solver : str
+        A name from :data:`~gradest._engine.solvers.SOLVERS`.
+    learning_rate : float
+        Step size of the first-order solvers.
+    max_iter : int
+        Most iterations (epochs when mini-batching).
+    tol : float
+        Full batch: stop once every gradient component is at most `tol` in
+        absolute value (raised to ``2 * eps * sqrt(n_samples)`` of the working
+        precision, the size of rounding noise in the gradient). Mini-batches:
+        stop once the epoch's mean objective has not improved by
+        ``tol * max(1, |best|)`` for 5 epochs in a row.
+    batch_size : int or None
+        None for full-batch steps, else shuffled mini-batches of that size.
+    random_state : int, RandomState or None
+        Source of the shuffling seed.
+    verbose : int
+        0 silent; 1 a progress line about every second and a summary; 2 a
+        line per chunk of iterations.
+    name : str
+        Estimator name for messages.
+    min_iter : int
+        Iterations taken before the gradient test may stop the loop: a start
+        that is merely flat (tiny random latent points) still moves.
+    fixed_steps : bool
+        Run exactly `max_iter` iterations: `tol` is ignored and reaching
+        `max_iter` is the intended end, not a ConvergenceWarning.
+    record_history : bool
+        Keep every iterate (memory: ``max_iter`` copies of the parameters).
+    chunk_size : int
+        Iterations per compiled chunk.
+    """
+
+    solver: str = "adam"
+    learning_rate: float = 0.05
+    max_iter: int = 1000
+    tol: float = 0.0
+    batch_size: int | None = None
+    random_state: Any = None
+    verbose: int = 0
+    name: str = "estimator"
+    min_iter: int = 0
+    fixed_steps: bool = False
+    record_history: bool = False
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def with_options(self, **options: Any) -> "Settings":
+        """A copy with some fields replaced."""
+        return replace(self, **options)
+
+
+@dataclass(frozen=True)
+class MinimizeResult:
+    """What :func:`minimize` found.
+
+    Attributes
+    ----------
+    params : pytree of ndarray
+        The parameters at the last iteration, as NumPy arrays.
+    outcome : Outcome
+        Why and where the loop stopped.
+    loss_curve : ndarray of shape (n_iter,)
+        Objective at the start of each iteration, where its gradient was
+        taken (mean mini-batch objective per epoch).
+    history : pytree of ndarray or None
+        With ``record_history=True``, each parameter stacked over iterations,
+        the initial parameters first.
+    opt_state : pytree of ndarray
+        The solver's state at the end, to continue from (``partial_fit``).
+    """
+
+    params: Any
+    outcome: Outcome
+    loss_curve: np.ndarray
+    history: Any = None
+    opt_state: Any = None
+
+    @property
+    def n_iter(self) -> int:
+        """Iterations run (epochs when mini-batching)."""
+        return self.outcome.n_iter
+
+    @property
+    def status(self) -> Status:
+        """Why the loop stopped."""
+        return self.outcome.status
+
+    @property
+    def grad_max(self) -> float:
+        """Largest absolute gradient component at the end."""
+        return self.outcome.grad_max
+
+
+@dataclass
+class _Run:
+    """The compiled loop's arguments, on the devices, and its static choices."""
+
+    state: LoopState
+    arrays: tuple
+    scalars: tuple
+    static: dict
+    tol: float
+    layout: Layout
+
+
+def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
+    """Check the settings and move the problem to the devices; call under precision."""
+    spec = solver_spec(settings.solver)
+    if settings.batch_size is not None and spec.full_batch_only:
+        raise ValueError(
+            f"solver={settings.solver!r} needs the full objective; set "
+            "batch_size=None or choose a first-order solver such as 'adam'.")
+    dtype = float_dtype(problem.weights.dtype)
+    n_rows = problem.weights.shape[0]
+    batch_size = (None if settings.batch_size is None
+                  else min(int(settings.batch_size), n_rows))
+    seed = check_random_state(settings.random_state).randint(np.iinfo(np.int32).max)
+    tol = max(float(settings.tol),
+              _TOL_FLOOR_ULPS * float(np.finfo(dtype).eps) * np.sqrt(n_rows))
+    # A negative tolerance is never met by a gradient norm.
+    loop_tol = -1.0 if settings.fixed_steps else tol
+    layout = Layout.of(problem.params)
+    flat = layout.flatten(problem.params, dtype)
+    fresh = opt_state is None
+    if fresh:
+        opt_state = placeholder_opt_state(settings.solver, flat)
+    # Moved to the devices once, not at every chunk (on CPU without a copy
+    # when NumPy's buffer is suitably aligned); with several devices the rows
+    # are split among them and the state replicated. Committed, like the state
+    # each chunk returns, so that every chunk call matches one entry of the
+    # compiled function's cache.
+    (data, weights), state = placement.place(
+        (jax.tree.map(lambda a: np.asarray(a, dtype), problem.data),
+         np.asarray(problem.weights, dtype)),
+        initial_state(flat, opt_state, seed, dtype), n_rows)
+    hyper = {k: np.asarray(v, dtype) for k, v in problem.hyper.items()}
+    scalars = (np.asarray(settings.learning_rate, dtype), np.asarray(loop_tol, dtype),
+               np.int32(settings.max_iter), np.int32(settings.min_iter))
+    static = dict(objective=problem.objective, layout=layout, solver=settings.solver,
+                  batch_size=batch_size, chunk_size=settings.chunk_size,
+                  record_history=settings.record_history)
+    return _Run(state, (data, weights, hyper), scalars, static, tol, layout)
+
+
+def _drive(run: _Run, settings: Settings, fresh: bool):
+    """Call the compiled chunks until the loop stops; report progress between them."""
+    losses, history = [], [np.asarray(run.state.params)[None]]
+    started = last_report = time.perf_counter()
+    state, status = run.state, Status.RUNNING
+    while status == Status.RUNNING:
+        state, n_done, chunk_losses, chunk_history = run_chunk(
+            state, *run.arrays, *run.scalars, np.bool_(fresh), **run.static)
+        fresh = False
+        n_done, status = int(n_done), int(state.status)
+        # NumPy slices: a JAX slice of a new length would compile.
+        losses.append(np.asarray(chunk_losses)[:n_done])
+        if settings.record_history:
+            history.append(np.asarray(chunk_history)[:n_done])
+        now = time.perf_counter()
+        if settings.verbose >= 2 or (settings.verbose and now - last_report >= 1.0):
+            last_report = now
+            _report(settings.name, state, now - started)
+    if settings.verbose:
+        _report(settings.name, state, time.perf_counter() - started)
+    return jax.device_get(state), losses, history
+
+
+def minimize(problem: Problem, settings: Settings, *,
+             opt_state: Any = None) -> MinimizeResult:
+    """Minimise ``problem.objective`` over its parameters.
+
+    Parameters
+    ----------
+    problem : Problem
+        Objective, start, data, weights and hyperparameters.
+    settings : Settings
+        Solver parameters.
+    opt_state : pytree or None
+        Solver state to continue from (a previous result's ``opt_state``),
+        instead of a fresh one.
+
+    Returns
+    -------
+    MinimizeResult
+
+    Raises
+    ------
+    ValueError
+        If the objective becomes non-finite or explodes (see
+        :func:`~gradest._engine.outcome.settle`), or if the solver needs full
+        batches and `settings` asks for mini-batches.
+    """
+    dtype = float_dtype(problem.weights.dtype)
+    with precision(dtype):
+        run = _prepare(problem, settings, opt_state)
+        state, losses, history = _drive(run, settings, fresh=opt_state is None)
+    spec = solver_spec(settings.solver)
+    outcome = Outcome(
+        status=Status(int(state.status)), n_iter=int(state.n_iter),
+        value=float(state.value),
+        grad_max=float(np.max(np.abs(state.grad), initial=0.0)), tol=run.tol,
+        solver=settings.solver, max_iter=settings.max_iter,
+        learning_rate=settings.learning_rate if spec.uses_learning_rate else None,
+        unit="epochs" if settings.batch_size is not None else "iterations",
+        expected_end=settings.fixed_steps)
+    settle(outcome, settings.name)
+    layout = run.layout
+    return MinimizeResult(
+        # A copy, so that the returned arrays are writeable and own their memory.
+        params=layout.unflatten(np.array(state.params)), outcome=outcome,
+        loss_curve=np.concatenate(losses) if losses else np.empty(0, dtype=dtype),
+        history=(layout.unflatten(np.concatenate(history))
+                 if settings.record_history else None),
+        opt_state=state.opt_state)
+
+
+def _report(name: str, state: LoopState, elapsed: float) -> None:
+    grad_max = float(np.max(np.abs(np.asarray(state.grad)), initial=0.0))
+    print(f"[{name}] iter {int(state.n_iter):7d}  loss {float(state.value):.8g}"
+          f"  max|grad| {grad_max:.3g}  {elapsed:7.2f}s",
+          flush=True)

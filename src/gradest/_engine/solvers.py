@@ -1,0 +1,106 @@
+"""Solvers as values: a small table of what each one is and can do.
+
+Estimators take the solver as a string (an optax object does not pickle and is
+not a valid scikit-learn default). The engine looks the name up here and builds
+the optax transformation inside the jitted loop, so the learning rate stays a
+traced value and changing it never triggers a recompilation. Everything the
+engine or an estimator needs to know about a solver is a field of its
+:class:`SolverSpec`; no code outside this module compares solver names.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optax
+
+__all__ = ["SOLVERS", "SolverSpec", "make_optimizer", "solver_spec"]
+
+_MOMENTUM = 0.9
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """One solver: how to build it and what it needs.
+
+    Attributes
+    ----------
+    name : str
+        The estimators' ``solver`` value.
+    build : callable
+        ``build(learning_rate) -> optax.GradientTransformation``.
+    full_batch_only : bool
+        Only defined on the full objective (a line search needs it), so no
+        mini-batches and no ``partial_fit``.
+    reuses_line_search_values : bool
+        Its state holds the value and gradient at the current point, which
+        the loop reuses instead of evaluating again.
+    uses_learning_rate : bool
+        Whether ``learning_rate`` sets its step (else a line search does).
+    """
+
+    name: str
+    build: Callable[[object], optax.GradientTransformation]
+    full_batch_only: bool = False
+    reuses_line_search_values: bool = False
+    uses_learning_rate: bool = True
+
+
+_TABLE = (
+    SolverSpec("gd", lambda lr: optax.sgd(lr)),
+    SolverSpec("momentum", lambda lr: optax.sgd(lr, momentum=_MOMENTUM)),
+    SolverSpec("nesterov", lambda lr: optax.sgd(lr, momentum=_MOMENTUM, nesterov=True)),
+    SolverSpec("rmsprop", lambda lr: optax.rmsprop(lr)),
+    SolverSpec("adam", lambda lr: optax.adam(lr)),
+    # The step length comes from the zoom line search.
+    SolverSpec("lbfgs", lambda lr: optax.lbfgs(), full_batch_only=True,
+               reuses_line_search_values=True, uses_learning_rate=False),
+)
+_BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}
+
+SOLVERS: tuple[str, ...] = tuple(_BY_NAME)
+
+
+def solver_spec(solver: str) -> SolverSpec:
+    """The :class:`SolverSpec` that `solver` names.
+
+    Parameters
+    ----------
+    solver : str
+        A name from :data:`SOLVERS`.
+
+    Returns
+    -------
+    SolverSpec
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown.
+    """
+    try:
+        return _BY_NAME[solver]
+    except KeyError:
+        raise ValueError(
+            f"Unknown solver {solver!r}; expected one of {SOLVERS}.") from None
+
+
+def make_optimizer(
+    solver: str, learning_rate: object
+) -> optax.GradientTransformationExtraArgs:
+    """Return the optax transformation that `solver` names.
+
+    Parameters
+    ----------
+    solver : str
+        Name of the update rule, from :data:`SOLVERS`.
+    learning_rate : float or jax.Array
+        Constant step size; a traced scalar inside `jax.jit`. Ignored by
+        solvers whose step comes from a line search.
+
+    Returns
+    -------
+    optax.GradientTransformationExtraArgs
+        The transformation, accepting ``value``, ``grad`` and ``value_fn``
+        keyword arguments whether it uses them or not.
+    """
+    return optax.with_extra_args_support(solver_spec(solver).build(learning_rate))
