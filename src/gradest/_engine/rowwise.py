@@ -147,6 +147,21 @@ def _lm_step(state: _Slots):
     return step * scale[:, None], longest
 
 
+def _empty_slots(block, n_rows, n_components, n_queries, dtype) -> _Slots:
+    """Slots before the first iteration: the first `block` rows, each fresh."""
+    slots = jnp.arange(block, dtype=jnp.int32)
+    return _Slots(
+        rows=slots, Zq=jnp.zeros((block, n_components), dtype),
+        losses=jnp.zeros(block, dtype),
+        gradient=jnp.zeros((block, n_components), dtype),
+        gauss_newton=jnp.zeros((block, n_components, n_components), dtype),
+        damping=jnp.zeros(block, dtype), n_iter=jnp.zeros(block, jnp.int32),
+        fresh=slots < n_queries, active=slots < n_queries,
+        next=jnp.asarray(block, jnp.int32),
+        out=jnp.zeros((n_rows, n_components), dtype),
+        n_capped=jnp.zeros((), jnp.int32), most_iter=jnp.zeros((), jnp.int32))
+
+
 @partial(jax.jit, static_argnames=("model", "loss", "block"))
 def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, block):
     """Levenberg-Marquardt per row, a queue of rows over `block` slots.
@@ -213,17 +228,7 @@ def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, block):
             most_iter=jnp.maximum(state.most_iter,
                                   jnp.max(jnp.where(finished, n_iter, 0))))
 
-    slots = jnp.arange(block, dtype=jnp.int32)
-    state = _Slots(
-        rows=slots, Zq=jnp.zeros((block, n_components), dtype),
-        losses=jnp.zeros(block, dtype),
-        gradient=jnp.zeros((block, n_components), dtype),
-        gauss_newton=jnp.zeros((block, n_components, n_components), dtype),
-        damping=jnp.zeros(block, dtype), n_iter=jnp.zeros(block, jnp.int32),
-        fresh=slots < n_queries, active=slots < n_queries,
-        next=jnp.asarray(block, jnp.int32),
-        out=jnp.zeros((n_rows, n_components), dtype),
-        n_capped=jnp.zeros((), jnp.int32), most_iter=jnp.zeros((), jnp.int32))
+    state = _empty_slots(block, n_rows, n_components, n_queries, dtype)
     state = jax.lax.while_loop(lambda s: jnp.any(s.active), iterate, state)
     return state.out, state.n_capped, state.most_iter
 
