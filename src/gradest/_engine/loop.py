@@ -29,6 +29,11 @@ __all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "Layout", "LoopState",
 _EXPLOSION_FACTOR = 1e8
 # Mini-batch fits stop after this many epochs without improvement.
 _N_ITER_NO_CHANGE = 5
+# A monotone solver (one whose line search only accepts lower objectives)
+# whose objective has not fallen by more than rounding in this many
+# iterations can make no further progress in the working precision.
+_N_STALL = 10
+_STALL_ULPS = 4
 # Iterations per compiled chunk: long enough to hide dispatch, short enough
 # for progress reports and for small `max_iter` to waste little work.
 DEFAULT_CHUNK_SIZE = 256
@@ -51,7 +56,9 @@ class LoopState(NamedTuple):
     seed: jax.Array
     n_iter: jax.Array
     status: jax.Array
-    explosion: jax.Array
+    # The objective's reference level for divergence: its first value, or
+    # one carried over from earlier calls (NaN until known).
+    reference: jax.Array
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ def placeholder_opt_state(solver: str, flat: np.ndarray) -> Any:
     return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
-def initial_state(flat, opt_state, seed, dtype) -> LoopState:
+def initial_state(flat, opt_state, seed, dtype, reference=None) -> LoopState:
     """The loop state before the first iteration, in NumPy."""
     return LoopState(
         params=flat,
@@ -117,7 +124,7 @@ def initial_state(flat, opt_state, seed, dtype) -> LoopState:
         seed=np.int32(seed),
         n_iter=np.int32(0),
         status=np.int32(int(Status.RUNNING)),
-        explosion=np.asarray(np.inf, dtype),
+        reference=np.asarray(np.nan if reference is None else reference, dtype),
     )
 
 
@@ -126,7 +133,11 @@ def _tree_where(condition, on_true, on_false):
 
 
 def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
-    """Evaluate at the current point; step unless the gradient is already small."""
+    """Evaluate at the current point; step unless the gradient is already small.
+
+    Returns the new state, whether the gradient test holds, and whether a
+    monotone solver has stalled.
+    """
     value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
     converged = (_inf_norm(grad) <= tol) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
@@ -134,8 +145,16 @@ def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
     params = optax.apply_updates(state.params, updates)
     # A converged point is returned as evaluated, not stepped past.
     params = jnp.where(converged, state.params, params)
-    return state._replace(params=params, opt_state=opt_state, value=value,
-                          grad=grad), converged
+    eps = jnp.finfo(value.dtype).eps
+    improved = value < state.best - _STALL_ULPS * eps * jnp.abs(state.best)
+    improved |= ~jnp.isfinite(state.best)
+    n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
+    stalled = (solver_spec(solver).monotone & ~converged
+               & ((n_no_improve >= _N_STALL) | jnp.all(params == state.params)))
+    state = state._replace(params=params, opt_state=opt_state, value=value, grad=grad,
+                           best=jnp.minimum(state.best, value),
+                           n_no_improve=n_no_improve)
+    return state, converged, stalled
 
 
 def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size):
@@ -175,27 +194,53 @@ def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size):
     state = state._replace(
         params=params, opt_state=opt_state, value=value, grad=last_grad,
         best=jnp.minimum(state.best, value), n_no_improve=n_no_improve)
-    return state, n_no_improve >= _N_ITER_NO_CHANGE
+    return state, n_no_improve >= _N_ITER_NO_CHANGE, jnp.zeros((), bool)
 
 
-def _status(diverged, converged, done):
-    """The first of diverged, converged, done that holds, else RUNNING."""
+def _status(diverged, converged, stalled, done):
+    """The first of diverged, converged, stalled, done that holds, else RUNNING."""
     status = jnp.where(done, int(Status.MAX_ITER), int(Status.RUNNING))
+    status = jnp.where(stalled, int(Status.STALLED), status)
     status = jnp.where(converged, int(Status.CONVERGED), status)
     return jnp.where(diverged, int(Status.DIVERGED), status)
+
+
+def _diverged(state, new, converged, full_batch):
+    """Whether the iteration `state` -> `new` shows a divergence, and the reference.
+
+    Diverging: a non-finite objective or gradient, an objective far above
+    its reference level (steps too long) or far below it (an objective
+    unbounded below), or, for full batches, a stop by the gradient test at
+    a point above the start (the iterates flew off to where the objective
+    is flat). A converged point is not stepped past, so a fit that ends
+    where it started (a warm start at the optimum) is not flagged.
+    """
+    reference = jnp.where(jnp.isnan(state.reference), new.value, state.reference)
+    level = jnp.maximum(jnp.abs(reference), 1)
+    explosion = _EXPLOSION_FACTOR * level
+    diverged = (~jnp.isfinite(new.value) | ~jnp.isfinite(_inf_norm(new.grad))
+                | (new.value > reference + explosion)
+                | (new.value < reference - explosion))
+    if full_batch:
+        margin = jnp.sqrt(jnp.finfo(new.value.dtype).eps) * level
+        diverged |= converged & (new.value > reference + margin)
+    return diverged, reference
 
 
 @partial(jax.jit, static_argnames=(
     "objective", "layout", "solver", "batch_size", "chunk_size", "record_history"),
     compiler_options=COMPILER_OPTIONS)
 def run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
-               fresh,
-               *, objective, layout, solver, batch_size, chunk_size,
-               record_history):
-    """Up to `chunk_size` iterations; one compiled function per problem shape.
+              fresh, limit,
+              *, objective, layout, solver, batch_size, chunk_size,
+              record_history):
+    """Up to `limit` (at most `chunk_size`) iterations; one compiled function per
+    problem shape.
 
     With `fresh` (a traced flag, so that it costs no second compilation) the
     solver's state is initialised here rather than taken from `state`.
+    `limit` is traced too, so that the caller can bound each chunk's wall
+    time without compiling again.
     """
     optimizer = make_optimizer(solver, learning_rate)
 
@@ -215,33 +260,30 @@ def run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_ite
 
     def keep_going(carry):
         state, i, _, _ = carry
-        return (i < chunk_size) & (state.status == int(Status.RUNNING))
+        return (i < jnp.minimum(limit, chunk_size)) & (
+            state.status == int(Status.RUNNING))
 
     def iterate(carry):
         state, i, losses, history = carry
         if batch_size is None:
-            new, converged = _full_batch_iteration(
+            new, converged, stalled = _full_batch_iteration(
                 state, optimizer, fun, tol, solver, min_iter)
         else:
-            new, converged = _epoch_iteration(
+            new, converged, stalled = _epoch_iteration(
                 state, optimizer, loss, data, weights, tol, batch_size)
-        explosion = jnp.where(
-            state.n_iter == 0, _EXPLOSION_FACTOR * jnp.maximum(jnp.abs(new.value), 1),
-            state.explosion)
-        diverged = (~jnp.isfinite(new.value) | (new.value > explosion)
-                    | ~jnp.isfinite(_inf_norm(new.grad)))
+        diverged, reference = _diverged(state, new, converged, batch_size is None)
         # A full-batch convergence is found before stepping: that evaluation
         # is not an iteration. Mini-batch epochs always count.
         stepped = (~converged | (batch_size is not None)).astype(jnp.int32)
         n_iter = state.n_iter + stepped
-        status = _status(diverged, converged, n_iter >= max_iter)
+        status = _status(diverged, converged, stalled, n_iter >= max_iter)
         losses = jax.lax.dynamic_update_slice(losses, new.value[None], (i,))
         if record_history:
             # Index dtypes must agree; a literal 0 is int64 under x64.
             history = jax.lax.dynamic_update_slice(
                 history, new.params[None], (i, jnp.zeros((), i.dtype)))
         new = new._replace(n_iter=n_iter, status=status.astype(jnp.int32),
-                           explosion=explosion)
+                           reference=reference)
         return new, i + stepped, losses, history
 
     state, n_done, losses, history = jax.lax.while_loop(

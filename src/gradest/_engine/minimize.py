@@ -40,6 +40,11 @@ __all__ = ["MinimizeResult", "Problem", "Settings", "minimize"]
 # eps * sqrt(n) (a random walk of per-row errors); a smaller `tol` is raised to
 # this many times that, so that float32 fits can converge.
 _TOL_FLOOR_ULPS = 2
+# Wall time of one compiled chunk, about: Python sees a KeyboardInterrupt
+# only between chunks, so a chunk must not run for long. The first chunk is
+# short, since it also compiles and nothing is known of its speed yet.
+_CHUNK_SECONDS = 0.2
+_FIRST_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,10 @@ class Settings:
     record_history : bool
         Keep every iterate (memory: ``max_iter`` copies of the parameters).
     chunk_size : int
-        Iterations per compiled chunk.
+        Most iterations per compiled chunk.
+    reference : float or None
+        The objective's reference level for divergence tests, carried over
+        from earlier calls (``partial_fit``); None: the first objective value.
     """
 
     solver: str = "adam"
@@ -122,6 +130,7 @@ class Settings:
     fixed_steps: bool = False
     record_history: bool = False
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    reference: float | None = None
 
     def with_options(self, **options: Any) -> "Settings":
         """A copy with some fields replaced."""
@@ -146,6 +155,8 @@ class MinimizeResult:
         the initial parameters first.
     opt_state : pytree of ndarray
         The solver's state at the end, to continue from (``partial_fit``).
+    reference : float
+        The reference level the divergence tests used, to carry over.
     """
 
     params: Any
@@ -153,6 +164,7 @@ class MinimizeResult:
     loss_curve: np.ndarray
     history: Any = None
     opt_state: Any = None
+    reference: float = float("nan")
 
     @property
     def n_iter(self) -> int:
@@ -211,7 +223,7 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     (data, weights), state = placement.place(
         (jax.tree.map(lambda a: np.asarray(a, dtype), problem.data),
          np.asarray(problem.weights, dtype)),
-        initial_state(flat, opt_state, seed, dtype), n_rows)
+        initial_state(flat, opt_state, seed, dtype, settings.reference), n_rows)
     hyper = {k: np.asarray(v, dtype) for k, v in problem.hyper.items()}
     scalars = (np.asarray(settings.learning_rate, dtype), np.asarray(loop_tol, dtype),
                np.int32(settings.max_iter), np.int32(settings.min_iter))
@@ -225,12 +237,16 @@ def _drive(run: _Run, settings: Settings, fresh: bool):
     """Call the compiled chunks until the loop stops; report progress between them."""
     losses, history = [], [np.asarray(run.state.params)[None]]
     started = last_report = time.perf_counter()
-    state, status = run.state, Status.RUNNING
+    state, status, limit = run.state, Status.RUNNING, _FIRST_CHUNK
     while status == Status.RUNNING:
+        chunk_start = time.perf_counter()
         state, n_done, chunk_losses, chunk_history = run_chunk(
-            state, *run.arrays, *run.scalars, np.bool_(fresh), **run.static)
+            state, *run.arrays, *run.scalars, np.bool_(fresh), np.int32(limit),
+            **run.static)
         fresh = False
         n_done, status = int(n_done), int(state.status)
+        limit = _next_limit(time.perf_counter() - chunk_start, n_done,
+                            settings.chunk_size)
         # NumPy slices: a JAX slice of a new length would compile.
         losses.append(np.asarray(chunk_losses)[:n_done])
         if settings.record_history:
@@ -242,6 +258,12 @@ def _drive(run: _Run, settings: Settings, fresh: bool):
     if settings.verbose:
         _report(settings.name, state, time.perf_counter() - started)
     return jax.device_get(state), losses, history
+
+
+def _next_limit(seconds: float, n_done: int, chunk_size: int) -> int:
+    """Iterations for the next chunk, so that it lasts about `_CHUNK_SECONDS`."""
+    per_iteration = seconds / max(n_done, 1)
+    return int(min(max(_CHUNK_SECONDS / max(per_iteration, 1e-9), 1), chunk_size))
 
 
 def minimize(problem: Problem, settings: Settings, *,
@@ -281,7 +303,7 @@ def minimize(problem: Problem, settings: Settings, *,
         solver=settings.solver, max_iter=settings.max_iter,
         learning_rate=settings.learning_rate if spec.uses_learning_rate else None,
         unit="epochs" if settings.batch_size is not None else "iterations",
-        expected_end=settings.fixed_steps)
+        expected_end=settings.fixed_steps, reference=float(state.reference))
     settle(outcome, settings.name)
     layout = run.layout
     return MinimizeResult(
@@ -290,7 +312,7 @@ def minimize(problem: Problem, settings: Settings, *,
         loss_curve=np.concatenate(losses) if losses else np.empty(0, dtype=dtype),
         history=(layout.unflatten(np.concatenate(history))
                  if settings.record_history else None),
-        opt_state=state.opt_state)
+        opt_state=state.opt_state, reference=float(state.reference))
 
 
 def _report(name: str, state: LoopState, elapsed: float) -> None:

@@ -63,6 +63,9 @@ class Outcome:
     expected_end : bool
         Reaching `max_iter` is the intended end (fixed step counts), not a
         reason to warn.
+    reference : float
+        The objective's reference level (its first value, or one carried
+        over), against which a divergence was judged.
     """
 
     status: Status
@@ -77,12 +80,18 @@ class Outcome:
     n_rows_at_cap: int = 0
     n_rows: int = 0
     expected_end: bool = False
+    reference: float = float("nan")
 
 
 def _divergence_message(name: str, outcome: Outcome) -> str:
     spec = solver_spec(outcome.solver)
     head = (f"{name} diverged at iteration {outcome.n_iter}: the objective reached "
-            f"{outcome.value:.3g}.")
+            f"{outcome.value:.3g} (from {outcome.reference:.3g}).")
+    if outcome.value < outcome.reference:
+        # Falling without bound is the objective's doing, whatever the steps.
+        return (f"{head} The objective is unbounded below: check the loss (a "
+                "custom loss must be bounded below for the targets it is given; "
+                "with standardize_targets it sees centred targets) and the data.")
     if spec.uses_learning_rate and outcome.learning_rate is not None:
         lr = float(outcome.learning_rate)
         return (f"{head} learning_rate={lr:g} is too large for "
@@ -95,6 +104,13 @@ def _divergence_message(name: str, outcome: Outcome) -> str:
 
 
 def _convergence_message(name: str, outcome: Outcome) -> str:
+    if outcome.status == Status.STALLED:
+        return (f"{name} stopped after {outcome.n_iter} {outcome.unit}: "
+                f"solver={outcome.solver!r} can lower the objective no further in "
+                f"the working precision (largest gradient component "
+                f"{outcome.grad_max:.3g}, tol={outcome.tol:.3g}). tol is below what "
+                "rounding allows for this problem; the result is as accurate as "
+                "the precision permits.")
     if outcome.n_rows:
         return (f"{name}: {outcome.n_rows_at_cap} of {outcome.n_rows} rows did not "
                 f"converge in {outcome.max_iter} {outcome.unit}; they keep the best "
@@ -132,8 +148,8 @@ def settle(outcome: Outcome, name: str) -> Outcome:
     """
     if outcome.status == Status.DIVERGED:
         raise ValueError(_divergence_message(name, outcome))
-    at_cap = outcome.status == Status.MAX_ITER or outcome.n_rows_at_cap > 0
-    if at_cap and not outcome.expected_end:
+    short = outcome.status in (Status.MAX_ITER, Status.STALLED)
+    if (short or outcome.n_rows_at_cap > 0) and not outcome.expected_end:
         warnings.warn(_convergence_message(name, outcome), ConvergenceWarning,
                       stacklevel=_caller_stacklevel())
     return outcome

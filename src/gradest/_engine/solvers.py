@@ -36,6 +36,9 @@ class SolverSpec:
         the loop reuses instead of evaluating again.
     uses_learning_rate : bool
         Whether ``learning_rate`` sets its step (else a line search does).
+    monotone : bool
+        Every step lowers the objective (a line search enforces it), so an
+        objective that stops falling means the solver has stalled.
     """
 
     name: str
@@ -43,6 +46,7 @@ class SolverSpec:
     full_batch_only: bool = False
     reuses_line_search_values: bool = False
     uses_learning_rate: bool = True
+    monotone: bool = False
 
 
 _TABLE = (
@@ -53,7 +57,8 @@ _TABLE = (
     SolverSpec("adam", lambda lr: optax.adam(lr)),
     # The step length comes from the zoom line search.
     SolverSpec("lbfgs", lambda lr: optax.lbfgs(), full_batch_only=True,
-               reuses_line_search_values=True, uses_learning_rate=False),
+               reuses_line_search_values=True, uses_learning_rate=False,
+               monotone=True),
 )
 _BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}
 
