@@ -47,6 +47,9 @@ PAD_QUADRATIC_ROWS = {"min_rows": 128}
 # small problems get at least this many, so that they share compiled code.
 _MIN_COLUMNS = 16
 _SMALL_PROBLEM_ROWS = 256
+# Padded elements of a linear model's data below which a pass costs far less
+# than compiling (32 MB in float64): the columns then round up to a power of 2.
+_CHEAP_ELEMENTS = 2**22
 
 
 def float_dtype(dtype: np.dtype) -> np.dtype:
@@ -80,16 +83,38 @@ def bucket_rows(n_rows: int, *, power_of_two_up_to: int = 0,
     return -(-n_rows >> shift) << shift
 
 
-def bucket_columns(n_columns: int, n_rows: int) -> int:
+def bucket_columns(n_columns: int, n_rows: int, *, cost: str = "linear") -> int:
     """Columns to pad to, for an objective that zero columns leave unchanged.
 
-    Small problems (at most 256 padded rows) get at least 16 columns, so
-    that data sets of few features share compiled code; larger ones keep
-    their columns, whose cost is then no longer negligible.
+    Zero columns add nothing to a linear predictor (their coefficients get
+    zero gradients and stay at zero) nor to a loss summed over columns, so
+    that problems of a few feature counts share compiled code: recursive
+    feature elimination or a grid over ``SelectKBest(k)`` then compile once
+    or twice instead of once per count.
+
+    Parameters
+    ----------
+    n_columns, n_rows : int
+        Shape of the data (rows after padding).
+    cost : {"linear", "quadratic"}
+        How a pass scales with the rows. "linear" (a linear model): while a
+        pass is cheap against compiling (at most 2**22 padded elements) the
+        columns round up to a power of two, else by at most 1/8. "quadratic"
+        (a kernel matrix, whose cost a column multiplies by n_rows ** 2):
+        only problems of at most 256 rows are padded, to at least 16 columns.
+
+    Returns
+    -------
+    int
     """
-    if n_rows <= _SMALL_PROBLEM_ROWS:
-        return max(n_columns, _MIN_COLUMNS)
-    return n_columns
+    if cost == "quadratic":
+        if n_rows <= _SMALL_PROBLEM_ROWS:
+            return max(n_columns, _MIN_COLUMNS)
+        return n_columns
+    power_of_two = 1 << max(n_columns - 1, 0).bit_length()
+    if n_rows * power_of_two <= _CHEAP_ELEMENTS:
+        return power_of_two
+    return bucket_rows(n_columns, min_rows=1)
 
 
 def aligned_zeros(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -14,7 +14,13 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import ENGINE_CONSTRAINTS, GradientFitMixin
-from .._engine import PAD_CHEAP_ROWS, MinimizeResult, aligned_zeros, bucket_rows
+from .._engine import (
+    PAD_CHEAP_ROWS,
+    MinimizeResult,
+    aligned_zeros,
+    bucket_columns,
+    bucket_rows,
+)
 from .._scaling import (
     Moments,
     compute_moments,
@@ -88,27 +94,30 @@ class LinearGradientModel(GradientFitMixin):
             Y, sample_weight, prior[1], self.standardize and scale_targets, center)
 
         # One copy of X: standardised straight into a buffer whose row count is
-        # rounded up (rows of zero weight), so that folds of similar sizes share
-        # compiled code. Mini-batches keep the exact rows they shuffle. Aligned,
-        # so that JAX uses the buffers without a second copy.
+        # rounded up (rows of zero weight) and whose column count is rounded up
+        # (columns of zeros, whose coefficients stay zero), so that folds of
+        # similar sizes and feature subsets share compiled code. Mini-batches
+        # keep the exact rows they shuffle. Aligned, so that JAX uses the
+        # buffers without a second copy.
         n_rows = n_samples
         if self.batch_size is None:
             n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
-        X_fit = aligned_zeros((n_rows, n_features), X.dtype)
+        n_columns = bucket_columns(n_features, n_rows)
+        X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
         Y_fit = aligned_zeros((n_rows, Y.shape[1]), X.dtype)
         weights = np.zeros(n_rows, dtype=X.dtype)
-        standardize(X, x_stats, center=center, out=X_fit[:n_samples])
+        standardize(X, x_stats, center=center, out=X_fit[:n_samples, :n_features])
         standardize(Y, y_stats, center=center and scale_targets,
                     out=Y_fit[:n_samples])
         weights[:n_samples] = sample_weight
 
-        params = _starting_point(previous, x_stats, y_stats, n_features, Y.shape[1],
+        params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
         result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper,
                                 opt_state=opt_state, **options)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
-        coef, intercept = unscale_linear(result.params["coef"], intercept,
-                                         x_stats, y_stats)
+        coef, intercept = unscale_linear(result.params["coef"][:n_features],
+                                         intercept, x_stats, y_stats)
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
@@ -132,15 +141,15 @@ def _column_statistics(A, sample_weight, prior, scale, center):
         moments, center=center, scale=True, dtype=A.dtype)
 
 
-def _starting_point(previous, x_stats, y_stats, n_features, n_outputs, dtype,
+def _starting_point(previous, x_stats, y_stats, n_columns, n_outputs, dtype,
                     fit_intercept):
-    """The parameters to start from, in standardised units."""
+    """The parameters to start from, in standardised units, padded to `n_columns`."""
+    coef0 = np.zeros((n_columns, n_outputs), dtype=dtype)
+    intercept0 = np.zeros(n_outputs, dtype=dtype)
     if previous is not None:
-        coef0, intercept0 = scale_linear(*previous, x_stats, y_stats)
-    else:
-        coef0 = np.zeros((n_features, n_outputs), dtype=dtype)
-        intercept0 = np.zeros(n_outputs, dtype=dtype)
-    params = {"coef": coef0.astype(dtype)}
+        scaled, intercept0 = scale_linear(*previous, x_stats, y_stats)
+        coef0[: scaled.shape[0]] = scaled
+    params = {"coef": coef0}
     if fit_intercept:
         params["intercept"] = intercept0.astype(dtype)
     return params

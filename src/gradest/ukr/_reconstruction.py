@@ -151,8 +151,9 @@ def padded_shape(n_samples: int, n_features: int, loss) -> tuple[int, int]:
     sums over columns; a callable loss keeps the user's columns.
     """
     n_rows = bucket_rows(n_samples, **PAD_QUADRATIC_ROWS)
-    n_columns = bucket_columns(n_features, n_rows) if isinstance(loss, str) \
-        else n_features
+    n_columns = n_features
+    if isinstance(loss, str):
+        n_columns = bucket_columns(n_features, n_rows, cost="quadratic")
     return n_rows, n_columns
 
 
