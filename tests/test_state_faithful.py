@@ -271,3 +271,19 @@ def test_real_ctrl_c_stops_a_long_fit_promptly_and_keeps_the_state():
         assert same == "same=True"
         assert message == ("message=GradLinearRegression.fit was interrupted; the "
                            "estimator is left as it was before this call.")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("Estimator", [GradLinearRegression, GradLogisticRegression])
+def test_fitted_arrays_are_numpy_in_the_precision_of_x(Estimator, method, dtype):
+    X, y = _data(Estimator)
+    model = Estimator(max_iter=20)
+    kwargs = _extra(Estimator) if method == "partial_fit" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(2):  # a second partial_fit call appends to the curve
+            getattr(model, method)(X.astype(dtype), y, **kwargs)
+    for name in ("coef_", "loss_curve_"):
+        value = getattr(model, name)
+        assert type(value) is np.ndarray and value.dtype == dtype, name

@@ -78,8 +78,9 @@ class StreamingMixin:
         """Store the stream's state; return the model to show (maybe averaged)."""
         previous = getattr(self, "_stream_", None)
         self.n_iter_ = (self.n_iter_ if previous else 0) + result.n_iter
-        self.loss_curve_ = np.concatenate(
-            [self.loss_curve_ if previous else [], result.loss_curve])
+        # The first call's curve as it is: an empty list would make it float64.
+        self.loss_curve_ = (np.concatenate([self.loss_curve_, result.loss_curve])
+                            if previous else result.loss_curve)
         n_seen = (previous.n_seen if previous else 0) + n_samples
         average, n_averaged = (previous.average, previous.n_averaged) if previous \
             else (None, 0)
