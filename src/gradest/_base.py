@@ -20,48 +20,74 @@ ENGINE_CONSTRAINTS: dict = {
 }
 
 
-def _fitted_names(estimator) -> list[str]:
-    return [k for k in vars(estimator) if k.endswith("_") and not k.endswith("__")]
+def _restoring(method):
+    """`method`, but an exception leaves the estimator as it was before the call.
+
+    The whole instance dictionary is restored, not only the public fitted
+    attributes: private state (a stream's moments and solver state, a UKR's
+    training reconstructions) belongs to the model as much as ``coef_`` does,
+    and ``validate_data`` resets ``n_features_in_`` before the optimisation
+    can fail. Fitting replaces attributes rather than changing them in place,
+    so a shallow copy is a faithful snapshot.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(vars(self))
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as exc:
+            vars(self).clear()
+            vars(self).update(saved)
+            if isinstance(exc, KeyboardInterrupt):
+                # Say what the interrupt did to the estimator: nothing.
+                raise KeyboardInterrupt(
+                    f"{type(self).__name__}.{method.__name__} was interrupted; "
+                    "the estimator is left as it was before this call.") from exc
+            raise
+
+    return wrapper
 
 
 def atomic_fit(fit):
-    """Leave the estimator unfitted if `fit` raises, never half-fitted.
+    """Make a failed or interrupted `fit` leave the estimator as it was.
 
-    `validate_data` sets ``n_features_in_`` before the optimisation can fail,
-    and a failed refit must not leave the previous model looking current.
+    A first fit that raises leaves the estimator unfitted; a refit that raises
+    (a diverging warm start, bad data) leaves the previous model exactly as
+    it was, private state included. A KeyboardInterrupt is re-raised with a
+    message saying so.
+
+    Parameters
+    ----------
+    fit : callable
+        The estimator's ``fit(self, ...)`` method.
+
+    Returns
+    -------
+    callable
+        The wrapped method.
     """
-
-    @functools.wraps(fit)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            for name in _fitted_names(self):
-                delattr(self, name)
-            raise
-
-    return wrapper
+    return _restoring(fit)
 
 
 def atomic_update(partial_fit):
-    """Leave the estimator exactly as it was if `partial_fit` raises.
+    """Make a failed or interrupted `partial_fit` leave the estimator as it was.
 
     A bad chunk in a stream (wrong shape, a diverging step) must not cost the
-    model learnt from the chunks before it.
+    model learnt from the chunks before it. A KeyboardInterrupt is re-raised
+    with a message saying so.
+
+    Parameters
+    ----------
+    partial_fit : callable
+        The estimator's ``partial_fit(self, ...)`` method.
+
+    Returns
+    -------
+    callable
+        The wrapped method.
     """
-
-    @functools.wraps(partial_fit)
-    def wrapper(self, *args, **kwargs):
-        saved = {name: getattr(self, name) for name in _fitted_names(self)}
-        try:
-            return partial_fit(self, *args, **kwargs)
-        except BaseException:
-            for name in _fitted_names(self):
-                delattr(self, name)
-            vars(self).update(saved)
-            raise
-
-    return wrapper
+    return _restoring(partial_fit)
 
 
 class GradientFitMixin:

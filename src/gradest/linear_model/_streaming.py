@@ -21,7 +21,9 @@ class _Stream(NamedTuple):
 
     `iterate` is the solver's current model in user units; with averaging,
     `coef_` and `intercept_` show `average`, the mean of the iterates after
-    averaging began (`n_averaged` of them).
+    averaging began (`n_averaged` of them). `reference` is the objective
+    level of the first call, against which every later call's objective is
+    tested for divergence: one call takes too few steps to see it alone.
     """
 
     x_moments: Moments | None
@@ -32,6 +34,7 @@ class _Stream(NamedTuple):
     iterate: tuple | None = None
     average: tuple | None = None
     n_averaged: int = 0
+    reference: float = float("nan")
 
 
 class StreamingMixin:
@@ -50,14 +53,19 @@ class StreamingMixin:
         # `stream_size` when known, so that every pass targets the objective
         # of `fit`; else the weight seen so far.
         data_weight = self.stream_size if self.stream_size is not None else total_weight
+        # The first call sets the divergence level (the engine's reference,
+        # NaN until an objective was seen); later calls are judged by it.
+        carried = ({"reference": stream.reference}
+                   if stream and np.isfinite(stream.reference) else {})
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
             hyper={**hyper, "penalty": penalty_strength / data_weight},
             previous=previous,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
-            max_iter=1, fixed_steps=True)
-        new = _Stream(out.x_moments, out.y_moments, total_weight, out.result.opt_state)
+            max_iter=1, fixed_steps=True, **carried)
+        new = _Stream(out.x_moments, out.y_moments, total_weight,
+                      out.result.opt_state, reference=out.result.reference)
         return self._record_stream(out.result, new, out.coef, out.intercept,
                                    X.shape[0])
 
@@ -70,8 +78,9 @@ class StreamingMixin:
         """Store the stream's state; return the model to show (maybe averaged)."""
         previous = getattr(self, "_stream_", None)
         self.n_iter_ = (self.n_iter_ if previous else 0) + result.n_iter
-        self.loss_curve_ = np.concatenate(
-            [self.loss_curve_ if previous else [], result.loss_curve])
+        # The first call's curve as it is: an empty list would make it float64.
+        self.loss_curve_ = (np.concatenate([self.loss_curve_, result.loss_curve])
+                            if previous else result.loss_curve)
         n_seen = (previous.n_seen if previous else 0) + n_samples
         average, n_averaged = (previous.average, previous.n_averaged) if previous \
             else (None, 0)
