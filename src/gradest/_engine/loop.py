@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .outcome import Status
 from .solvers import make_optimizer, solver_spec
@@ -99,6 +98,8 @@ def _inf_norm(vector: jax.Array) -> jax.Array:
 def _value_and_grad(fun, params, opt_state, solver):
     if solver_spec(solver).reuses_line_search_values:
         # Reuses the value and gradient the line search already computed.
+        import optax  # imported on first use: see solvers.py
+
         return optax.value_and_grad_from_state(fun)(params, state=opt_state)
     return jax.value_and_grad(fun)(params)
 
@@ -128,6 +129,12 @@ def initial_state(flat, opt_state, seed, dtype, reference=None) -> LoopState:
     )
 
 
+def _apply(params, updates):
+    """``params + updates`` in the parameters' dtype (optax's apply_updates for
+    the flat vector)."""
+    return (params + updates).astype(params.dtype)
+
+
 def _tree_where(condition, on_true, on_false):
     return jax.tree.map(lambda t, f: jnp.where(condition, t, f), on_true, on_false)
 
@@ -142,7 +149,7 @@ def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
     converged = (_inf_norm(grad) <= tol) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
         grad, state.opt_state, state.params, value=value, grad=grad, value_fn=fun)
-    params = optax.apply_updates(state.params, updates)
+    params = _apply(state.params, updates)
     # A converged point is returned as evaluated, not stepped past.
     params = jnp.where(converged, state.params, params)
     eps = jnp.finfo(value.dtype).eps
@@ -183,7 +190,7 @@ def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size):
         value, grad = jax.value_and_grad(loss)(params, batch_data,
                                                weights[rows] * mask)
         updates, opt_state = optimizer.update(grad, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, grad), value
+        return (_apply(params, updates), opt_state, grad), value
 
     (params, opt_state, last_grad), values = jax.lax.scan(
         one_batch, (state.params, state.opt_state, state.grad), batches)

@@ -6,12 +6,16 @@ the optax transformation inside the jitted loop, so the learning rate stays a
 traced value and changing it never triggers a recompilation. Everything the
 engine or an estimator needs to know about a solver is a field of its
 :class:`SolverSpec`; no code outside this module compares solver names.
+
+optax is imported on the first fit, not with gradest: it costs about 0.2 s,
+more than the rest of ``import gradest`` together, and a process that only
+loads a fitted model to predict never needs it.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import optax
+from types import ModuleType
+from typing import Any
 
 __all__ = ["SOLVERS", "SolverSpec", "make_optimizer", "solver_spec"]
 
@@ -27,7 +31,8 @@ class SolverSpec:
     name : str
         The estimators' ``solver`` value.
     build : callable
-        ``build(learning_rate) -> optax.GradientTransformation``.
+        ``build(optax, learning_rate) -> optax.GradientTransformation``, given
+        the optax module.
     full_batch_only : bool
         Only defined on the full objective (a line search needs it), so no
         mini-batches and no ``partial_fit``.
@@ -42,7 +47,7 @@ class SolverSpec:
     """
 
     name: str
-    build: Callable[[object], optax.GradientTransformation]
+    build: Callable[[ModuleType, object], Any]
     full_batch_only: bool = False
     reuses_line_search_values: bool = False
     uses_learning_rate: bool = True
@@ -50,13 +55,14 @@ class SolverSpec:
 
 
 _TABLE = (
-    SolverSpec("gd", lambda lr: optax.sgd(lr)),
-    SolverSpec("momentum", lambda lr: optax.sgd(lr, momentum=_MOMENTUM)),
-    SolverSpec("nesterov", lambda lr: optax.sgd(lr, momentum=_MOMENTUM, nesterov=True)),
-    SolverSpec("rmsprop", lambda lr: optax.rmsprop(lr)),
-    SolverSpec("adam", lambda lr: optax.adam(lr)),
+    SolverSpec("gd", lambda optax, lr: optax.sgd(lr)),
+    SolverSpec("momentum", lambda optax, lr: optax.sgd(lr, momentum=_MOMENTUM)),
+    SolverSpec("nesterov",
+               lambda optax, lr: optax.sgd(lr, momentum=_MOMENTUM, nesterov=True)),
+    SolverSpec("rmsprop", lambda optax, lr: optax.rmsprop(lr)),
+    SolverSpec("adam", lambda optax, lr: optax.adam(lr)),
     # The step length comes from the zoom line search.
-    SolverSpec("lbfgs", lambda lr: optax.lbfgs(), full_batch_only=True,
+    SolverSpec("lbfgs", lambda optax, lr: optax.lbfgs(), full_batch_only=True,
                reuses_line_search_values=True, uses_learning_rate=False,
                monotone=True),
 )
@@ -91,7 +97,7 @@ def solver_spec(solver: str) -> SolverSpec:
 
 def make_optimizer(
     solver: str, learning_rate: object
-) -> optax.GradientTransformationExtraArgs:
+) -> Any:
     """Return the optax transformation that `solver` names.
 
     Parameters
@@ -108,4 +114,7 @@ def make_optimizer(
         The transformation, accepting ``value``, ``grad`` and ``value_fn``
         keyword arguments whether it uses them or not.
     """
-    return optax.with_extra_args_support(solver_spec(solver).build(learning_rate))
+    import optax
+
+    transformation = solver_spec(solver).build(optax, learning_rate)
+    return optax.with_extra_args_support(transformation)
