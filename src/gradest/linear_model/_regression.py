@@ -35,7 +35,9 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
             default="squared_error"
         Per-sample loss. "huber" is the robust loss of
         :class:`~sklearn.linear_model.HuberRegressor`, fitted with a scale
-        `scale_` of the residuals (Owen's concomitant scale). A callable
+        `scale_` of the residuals (Owen's concomitant scale); constant steps
+        may hover near its minimiser when the noise is small next to the
+        spread of y (a ConvergenceWarning), which "lbfgs" reaches. A callable
         ``loss(y_true, y_pred)`` written with ``jax.numpy`` returns
         per-sample (or elementwise) losses; it receives targets and
         predictions in the units of `y` (standardised only with
@@ -63,7 +65,8 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         maps back exactly), not for a callable, which may mean y in its own
         units (a Poisson likelihood needs counts). True standardises the
         targets of a callable too: its losses are then of standardised
-        residuals. Only X is standardised otherwise.
+        residuals. Only X is standardised otherwise, and `learning_rate`
+        counts in the units of y. See :ref:`standardization_targets`.
     solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
             default="adam"
         Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
