@@ -376,19 +376,19 @@ def test_huber_matches_direct_minimisation_and_resists_outliers():
     from scipy.optimize import minimize
 
     X, y = _outlier_data()
-    epsilon = 0.1
+    epsilon = 1.35
     huber = GradLinearRegression(solver="lbfgs", loss="huber", epsilon=epsilon)
     huber.fit(X, y)
 
-    # The same objective in the user's units: the threshold is epsilon * std(y).
-    threshold = epsilon * y.std()
-
+    # The same objective in the user's units: the threshold is epsilon times a
+    # scale sigma fitted jointly (Owen's concomitant scale).
     def objective(theta):
+        sigma = abs(theta[3])
         r = np.abs(y - X @ theta[:2] - theta[2])
-        return np.mean(np.where(r <= threshold, 0.5 * r**2,
-                                threshold * (r - 0.5 * threshold)))
+        return np.mean(sigma + np.where(r <= epsilon * sigma, r**2 / sigma,
+                                        2 * epsilon * r - epsilon**2 * sigma))
 
-    ref = minimize(objective, np.zeros(3), method="Nelder-Mead",
+    ref = minimize(objective, np.array([0.0, 0.0, 0.0, 1.0]), method="Nelder-Mead",
                    options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000})
     np.testing.assert_allclose(huber.coef_, ref.x[:2], rtol=1e-4)
     np.testing.assert_allclose(huber.intercept_, ref.x[2], rtol=1e-4)

@@ -3,6 +3,10 @@
 Each built-in loss is ``loss(y_true, y_pred, hyper) -> elementwise losses``;
 ``hyper`` carries traced parameters such as the Huber threshold ``epsilon``.
 A user loss is ``loss(y_true, y_pred) -> per-sample or elementwise losses``.
+
+A loss may also have a form with a scale ``sigma`` estimated jointly with the
+model (Owen's concomitant scale), ``loss(y_true, y_pred, sigma, hyper)``: its
+threshold is then in units of that scale, so that outliers cannot move it.
 """
 
 from collections.abc import Callable
@@ -11,8 +15,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LOSSES", "LossSpec", "is_smooth", "loss_names", "sample_losses",
-           "weighted_mean"]
+__all__ = ["LOSSES", "LossSpec", "estimates_scale", "is_equivariant", "is_smooth",
+           "loss_names", "sample_losses", "weighted_mean"]
 
 
 def squared_error(y_true, y_pred, hyper):
@@ -26,6 +30,23 @@ def huber(y_true, y_pred, hyper):
     residual = jnp.abs(y_pred - y_true)
     return jnp.where(residual <= epsilon, 0.5 * residual**2,
                      epsilon * (residual - 0.5 * epsilon))
+
+
+def huber_with_scale(y_true, y_pred, scale, hyper):
+    """Huber loss with a concomitant scale: ``(sigma + sigma H(r / sigma)) / 2``.
+
+    ``H(z) = z^2`` for ``|z| <= epsilon``, else ``2 epsilon |z| - epsilon^2``
+    (Owen, 2007). Summed over samples it is half the objective of
+    :class:`~sklearn.linear_model.HuberRegressor`; jointly convex in the
+    residual and ``sigma``, and minimised over ``sigma`` it sets the scale of
+    the inliers, so ``epsilon`` counts in that scale whatever the outliers do.
+    """
+    epsilon = hyper["epsilon"]
+    residual = jnp.abs(y_pred - y_true)
+    # sigma * H(r / sigma), written without dividing r by sigma twice.
+    scaled = jnp.where(residual <= epsilon * scale, residual**2 / scale,
+                       2.0 * epsilon * residual - epsilon**2 * scale)
+    return 0.5 * (scale + scaled)
 
 
 def absolute_error(y_true, y_pred, hyper):
@@ -60,12 +81,24 @@ class LossSpec:
         Continuously differentiable, so that Gauss-Newton and quasi-Newton
         steps apply (kinks stall them).
     equivariant : bool
-        Location and scale equivariant: fitted to ``a * y + b`` its minimiser
-        is the same affine map of the minimiser fitted to y, so the targets
-        may be standardised and the solution mapped back exactly.
+        Location and scale equivariant as the linear models fit it: fitted to
+        ``a * y + b`` its minimiser is the same affine map of the minimiser
+        fitted to y. Only then may a linear model standardise its targets and
+        map the solution back exactly; ``standardize_targets="auto"``
+        standardises the targets of these losses only. True for
+        "squared_error" and "absolute_error" (each residual scales with
+        ``a``), and for "huber", whose threshold is in units of a scale fitted
+        with the model (`with_scale`) and scaling with ``a`` too. False where
+        a threshold is in the units of y ("epsilon_insensitive") and for
+        "log_loss", whose targets are labels.
     tasks : frozenset of str
         Where the loss is offered: "regression", "classification",
         "reconstruction" (UKR).
+    with_scale : callable or None
+        ``with_scale(y_true, y_pred, scale, hyper) -> elementwise losses``:
+        the form with a scale per output estimated jointly with the model
+        (Owen's concomitant scale), which the linear models minimise instead
+        of `fn`. UKR, which has no such parameter, keeps `fn`.
     """
 
     name: str
@@ -73,15 +106,19 @@ class LossSpec:
     smooth: bool
     equivariant: bool
     tasks: frozenset
+    with_scale: Callable | None = None
 
 
 _REGISTRY = (
     LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"})),
-    # Its threshold is in the units of the residuals, so rescaling y moves
-    # points across it.
-    LossSpec("huber", huber, smooth=True, equivariant=False,
-             tasks=frozenset({"regression", "reconstruction"})),
+    # A fixed threshold in the units of the residuals would let rescaling y
+    # (or outliers inflating its spread) move points across it; the linear
+    # models fit the threshold's scale with the model, which makes it
+    # equivariant. UKR keeps the fixed threshold, in standardised units.
+    LossSpec("huber", huber, smooth=True, equivariant=True,
+             tasks=frozenset({"regression", "reconstruction"}),
+             with_scale=huber_with_scale),
     LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
              tasks=frozenset({"regression"})),
     LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
@@ -102,8 +139,22 @@ def is_smooth(loss: str | Callable) -> bool:
     return not isinstance(loss, str) or LOSSES[loss].smooth
 
 
+def is_equivariant(loss: str | Callable) -> bool:
+    """Whether `loss` is a built-in loss whose targets may be standardised.
+
+    A user's callable is not taken to be: a likelihood such as Poisson's means
+    its targets in the user's units.
+    """
+    return isinstance(loss, str) and LOSSES[loss].equivariant
+
+
+def estimates_scale(loss: str | Callable) -> bool:
+    """Whether a linear model fits `loss` with a concomitant scale."""
+    return isinstance(loss, str) and LOSSES[loss].with_scale is not None
+
+
 def sample_losses(loss: str | Callable, y_true, y_pred, hyper, *,
-                  squeeze: bool = False) -> jax.Array:
+                  squeeze: bool = False, scale=None) -> jax.Array:
     """Per-sample losses of shape (n_samples,), summed over output columns.
 
     Parameters
@@ -116,8 +167,13 @@ def sample_losses(loss: str | Callable, y_true, y_pred, hyper, *,
         Traced loss parameters.
     squeeze : bool
         Give a user loss 1-D arrays (the user passed a 1-D target).
+    scale : jax.Array of shape (n_outputs,), optional
+        The concomitant scale of a loss that :func:`estimates_scale`; the
+        loss's `with_scale` form is used when given.
     """
-    if isinstance(loss, str):
+    if scale is not None:
+        elementwise = LOSSES[loss].with_scale(y_true, y_pred, scale, hyper)
+    elif isinstance(loss, str):
         elementwise = LOSSES[loss].fn(y_true, y_pred, hyper)
     else:
         if squeeze:

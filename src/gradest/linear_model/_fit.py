@@ -6,9 +6,12 @@ and one-hot codes for classes) and calls :meth:`LinearGradientModel._fit_once`
 (``partial_fit``); both run :meth:`LinearGradientModel._standardized_fit`.
 """
 
+from functools import partial
 from numbers import Integral, Real
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -20,6 +23,7 @@ from .._engine import (
     aligned_zeros,
     bucket_columns,
     bucket_rows,
+    run_pass,
 )
 from .._scaling import (
     Moments,
@@ -31,6 +35,7 @@ from .._scaling import (
     standardize,
     unscale_linear,
 )
+from ._objective import SCALE_PARAM
 
 __all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "LinearGradientModel",
            "StandardizedFit"]
@@ -49,13 +54,18 @@ LINEAR_CONSTRAINTS: dict = {
 
 
 class StandardizedFit(NamedTuple):
-    """What one run of the fit path found, in user units, and its statistics."""
+    """What one run of the fit path found, in user units, and its statistics.
+
+    `scale` is the concomitant scale of each output (None when the loss has
+    none).
+    """
 
     coef: np.ndarray
     intercept: np.ndarray
     result: MinimizeResult
     x_moments: Moments | None
     y_moments: Moments | None
+    scale: np.ndarray | None = None
 
 
 class LinearGradientModel(GradientFitMixin):
@@ -82,9 +92,15 @@ class LinearGradientModel(GradientFitMixin):
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
         `previous` is ``(coef, intercept)`` in user units to start from (warm
-        start, or the model so far when streaming); `prior` the moments of
-        earlier rows of a stream, merged with those of X and Y; `opt_state`
-        and `options` go to the engine.
+        start, or the model so far when streaming), optionally followed by
+        the concomitant scale of each output; `prior` the moments of earlier
+        rows of a stream, merged with those of X and Y; `opt_state` and
+        `options` go to the engine. With `scale_targets` False the targets
+        are neither centred nor scaled (a likelihood means them in the
+        user's units); X alone is standardised, which keeps the un-scaling
+        exact. A loss with a concomitant scale records it as ``scale_``, in
+        the units of Y, here: the one place both ``fit`` and ``partial_fit``
+        pass through.
         """
         n_samples, n_features = X.shape
         center = self.fit_intercept and self.standardize
@@ -113,6 +129,11 @@ class LinearGradientModel(GradientFitMixin):
 
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
+        if previous is None and self.fit_intercept and not scale_targets:
+            params["intercept"] = _starting_intercept(
+                objective, Y_fit, weights, hyper, Y, sample_weight)
+        if objective.estimates_scale:
+            params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
         result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper,
                                 opt_state=opt_state, **options)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
@@ -120,8 +141,13 @@ class LinearGradientModel(GradientFitMixin):
                                          intercept, x_stats, y_stats)
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
+        scale = None
+        if objective.estimates_scale:
+            # sigma scales with the residuals, so with y's scale alone.
+            scale = (np.exp(result.params[SCALE_PARAM]) * y_stats.scale).astype(X.dtype)
+            self.scale_ = scale
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
-                               result, x_moments, y_moments)
+                               result, x_moments, y_moments, scale)
 
     def _decision(self, X):
         check_is_fitted(self)
@@ -147,9 +173,51 @@ def _starting_point(previous, x_stats, y_stats, n_columns, n_outputs, dtype,
     coef0 = np.zeros((n_columns, n_outputs), dtype=dtype)
     intercept0 = np.zeros(n_outputs, dtype=dtype)
     if previous is not None:
-        scaled, intercept0 = scale_linear(*previous, x_stats, y_stats)
+        scaled, intercept0 = scale_linear(*previous[:2], x_stats, y_stats)
         coef0[: scaled.shape[0]] = scaled
     params = {"coef": coef0}
     if fit_intercept:
         params["intercept"] = intercept0.astype(dtype)
     return params
+
+
+def _starting_log_scale(previous, y_stats, dtype):
+    """log(sigma) to start from, in standardised units.
+
+    The previous fit's scale if there is one, else 1 in the units the
+    optimiser sees: the spread of y when it is standardised.
+    """
+    if previous is not None and len(previous) > 2:
+        return np.log(previous[2] / y_stats.scale).astype(dtype)
+    return np.zeros(y_stats.scale.shape, dtype=dtype)
+
+
+def _starting_intercept(objective, Y_fit, weights, hyper, Y, sample_weight):
+    """The better of 0 and the weighted mean of Y as the starting intercept.
+
+    For targets left in the user's units: a first-order solver moves the
+    intercept by about `learning_rate` per step, so a least-squares-like loss
+    on targets far from 0 would take many steps from 0, while a likelihood
+    with an exponential link (Poisson) may overflow at the mean of counts.
+    Comparing the objective at both constants (with zero coefficients) suits
+    either.
+    """
+    mean = (sample_weight @ Y) / sample_weight.sum()
+    candidates = np.stack([np.zeros_like(mean), mean]).astype(Y.dtype)
+    if objective.estimates_scale:
+        return candidates[0]
+    values = run_pass(_constant_objective, Y_fit, weights, hyper, candidates,
+                      dtype=Y.dtype, objective=objective)
+    values = np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf)
+    return candidates[int(values[1] < values[0])]
+
+
+@partial(jax.jit, static_argnames="objective")
+def _constant_objective(Y, weights, hyper, candidates, *, objective):
+    """`objective` with zero coefficients at each row of `candidates`."""
+    no_features = jnp.zeros((Y.shape[0], 0), Y.dtype)
+    coef = jnp.zeros((0, Y.shape[1]), Y.dtype)
+    hyper = {**hyper, "penalty": jnp.zeros((), Y.dtype)}
+    return jax.vmap(lambda intercept: objective(
+        {"coef": coef, "intercept": intercept}, (no_features, Y), weights, hyper)
+    )(candidates)

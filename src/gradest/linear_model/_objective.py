@@ -5,16 +5,22 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from .._losses import sample_losses, weighted_mean
+from .._losses import estimates_scale, sample_losses, weighted_mean
 
-__all__ = ["LinearObjective"]
+__all__ = ["SCALE_PARAM", "LinearObjective"]
+
+# The parameter holding log(sigma) of a loss with a concomitant scale: the log
+# keeps sigma positive without bounds, which the first-order solvers lack.
+SCALE_PARAM = "log_scale"
 
 
 @dataclass(frozen=True)
 class LinearObjective:
     """Weighted mean loss of ``X @ coef + intercept`` plus an L2 penalty.
 
-    Frozen, so equal objectives hash alike and share compiled code.
+    Frozen, so equal objectives hash alike and share compiled code. A loss
+    that :func:`~gradest._losses.estimates_scale` has one more parameter,
+    ``params[SCALE_PARAM]`` of shape (n_outputs,), the log of its scale.
 
     Attributes
     ----------
@@ -27,11 +33,18 @@ class LinearObjective:
     loss: str | Callable
     squeeze: bool = False
 
+    @property
+    def estimates_scale(self) -> bool:
+        """Whether the parameters include the log of a concomitant scale."""
+        return estimates_scale(self.loss)
+
     def __call__(self, params, data, weights, hyper):
         X, Y = data
         predictions = X @ params["coef"]
         if "intercept" in params:
             predictions = predictions + params["intercept"]
-        losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze)
+        scale = jnp.exp(params[SCALE_PARAM]) if self.estimates_scale else None
+        losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze,
+                               scale=scale)
         penalty = 0.5 * hyper["penalty"] * jnp.sum(params["coef"] ** 2)
         return weighted_mean(losses, weights) + penalty

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._base import atomic_fit, atomic_update
-from .._losses import loss_names
+from .._losses import is_equivariant, loss_names
 from ._fit import FLOAT_DTYPES, LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
@@ -25,29 +25,48 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
     The data are standardised (with sample weights) before fitting and the
     solution is mapped back exactly to the original units, so `coef_` and
     `intercept_` are directly comparable with
-    :class:`~sklearn.linear_model.LinearRegression`.
+    :class:`~sklearn.linear_model.LinearRegression`. The targets are
+    standardised only for the losses whose minimiser follows them (see
+    `standardize_targets`).
 
     Parameters
     ----------
     loss : {"squared_error", "huber", "absolute_error"} or callable, \
             default="squared_error"
-        Per-sample loss. A callable ``loss(y_true, y_pred)`` written with
-        ``jax.numpy`` returns per-sample (or elementwise) losses; it receives
-        standardised targets and predictions when ``standardize=True``, and
-        1-D arrays when `y` is 1-D.
+        Per-sample loss. "huber" is the robust loss of
+        :class:`~sklearn.linear_model.HuberRegressor`, fitted with a scale
+        `scale_` of the residuals (Owen's concomitant scale); constant steps
+        may hover near its minimiser when the noise is small next to the
+        spread of y (a ConvergenceWarning), which "lbfgs" reaches. A callable
+        ``loss(y_true, y_pred)`` written with ``jax.numpy`` returns
+        per-sample (or elementwise) losses; it receives targets and
+        predictions in the units of `y` (standardised only with
+        ``standardize_targets=True``), and 1-D arrays when `y` is 1-D.
     alpha : float, default=0.0
-        L2 penalty ``0.5 * alpha * ||w||^2`` on the standardised
-        coefficients, added to the sum of weighted losses. With squared error
-        the minimiser is :class:`~sklearn.linear_model.Ridge` fitted on
-        standardised X.
+        L2 penalty ``0.5 * alpha * ||w||^2`` on the coefficients of
+        standardised X (and y, where it is standardised), added to the sum of
+        weighted losses. With squared error the minimiser is
+        :class:`~sklearn.linear_model.Ridge` fitted on standardised data.
     epsilon : float, default=1.35
-        Threshold of the Huber loss, in standardised residual units.
+        Threshold of the Huber loss, in units of the jointly estimated scale
+        `scale_`, as in :class:`~sklearn.linear_model.HuberRegressor`: the
+        residuals beyond ``epsilon * scale_`` count linearly. Smaller is more
+        robust; at least 1, below which the scale can shrink to 0.
     fit_intercept : bool, default=True
         Whether to fit an intercept. Without one the data are scaled but not
         centred.
     standardize : bool, default=True
         Whether to optimise in standardised units. With False, the loss and
         the penalty are on the raw data.
+    standardize_targets : {"auto"} or bool, default="auto"
+        Whether `standardize` applies to `y` too. "auto": for the built-in
+        losses, which are location and scale equivariant (their minimiser on
+        ``a * y + b`` is the same affine map of the one on y, so the solution
+        maps back exactly), not for a callable, which may mean y in its own
+        units (a Poisson likelihood needs counts). True standardises the
+        targets of a callable too: its losses are then of standardised
+        residuals. Only X is standardised otherwise, and `learning_rate`
+        counts in the units of y. See :ref:`standardization_targets`.
     solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
             default="adam"
         Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
@@ -85,6 +104,10 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         Coefficients in the units of X and y.
     intercept_ : float or ndarray of shape (n_targets,)
         Intercept in the units of y.
+    scale_ : float or ndarray of shape (n_targets,)
+        With ``loss="huber"`` only: the scale of the residuals fitted with the
+        model, in the units of y (that of the last iterate with
+        `partial_fit`).
     n_iter_ : int
         Number of iterations run.
     loss_curve_ : ndarray of shape (`n_iter_`,)
@@ -116,11 +139,15 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         **LINEAR_CONSTRAINTS,
         "loss": [StrOptions(loss_names("regression")), callable],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        # Below 1 the scale may shrink to 0 (every residual an outlier, an
+        # absolute-error fit): HuberRegressor's bound too.
+        "epsilon": [Interval(Real, 1, None, closed="left")],
+        "standardize_targets": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(self, *, loss="squared_error", alpha=0.0, epsilon=1.35,
-                 fit_intercept=True, standardize=True, solver="adam",
+                 fit_intercept=True, standardize=True, standardize_targets="auto",
+                 solver="adam",
                  learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
                  warm_start=False, average=False, stream_size=None,
                  random_state=None, verbose=0):
@@ -129,6 +156,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         self.epsilon = epsilon
         self.fit_intercept = fit_intercept
         self.standardize = standardize
+        self.standardize_targets = standardize_targets
         self.solver = solver
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -214,16 +242,40 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
             previous = None
         squeeze = callable(self.loss) and y.ndim == 1
         objective = LinearObjective(self.loss, squeeze=squeeze)
+        previous = self._with_scale(previous, objective)
         fit_path = self._update_stream if streaming else self._fit_once
         coef, intercept = fit_path(
-            X, Y, sample_weight, objective=objective, scale_targets=True,
-            penalty_strength=self.alpha, hyper={"epsilon": self.epsilon},
-            previous=previous)
+            X, Y, sample_weight, objective=objective,
+            scale_targets=self._scales_targets(), penalty_strength=self.alpha,
+            hyper={"epsilon": self.epsilon}, previous=previous)
         if y.ndim == 1:
             self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
+            if objective.estimates_scale:
+                self.scale_ = float(self.scale_[0])
         else:
             self.coef_, self.intercept_ = coef.T, intercept
         return self
+
+    def _scales_targets(self) -> bool:
+        """Whether the targets are standardised along with X."""
+        if self.standardize_targets == "auto":
+            return is_equivariant(self.loss)
+        return bool(self.standardize_targets)
+
+    def _with_scale(self, previous, objective):
+        """`previous` with the fitted scale appended, to start the scale from.
+
+        Drops a stale ``scale_`` when the loss has no scale.
+        """
+        if not objective.estimates_scale:
+            self.__dict__.pop("scale_", None)
+            return previous
+        if previous is None or not hasattr(self, "scale_"):
+            return previous
+        scale = np.atleast_1d(self.scale_).astype(previous[0].dtype)
+        if scale.shape != previous[1].shape:
+            return previous
+        return (*previous[:2], scale)
 
     def _current_model(self):
         if not hasattr(self, "coef_"):
