@@ -146,7 +146,10 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
     gradient, so that memory grows linearly. :meth:`transform` starts each
     sample at the training latent point whose reconstruction is nearest and
     takes damped Gauss-Newton (Levenberg-Marquardt) steps in the latent
-    space, each kept only if it lowers that sample's loss (with
+    space, each kept only if it lowers that sample's loss and projected back
+    within reach of a training latent point (the distance from that point to
+    its ``2 * n_components``-th nearest neighbour), where the manifold is
+    defined by data (with
     ``loss="epsilon_insensitive"``, whose kinks stall such steps, a fixed
     number of Adam steps instead). Each sample is projected on its own, so
     that its projection does not depend on the others transformed with it.
