@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._losses import sample_losses
+from .blocks import map_row_blocks
 from .data import (
     PAD_QUADRATIC_ROWS,
     bucket_rows,
@@ -86,12 +87,19 @@ class RowProblem:
         for every row.
     hyper : dict
         Traced loss parameters.
+    project : callable or None, default=None
+        ``project(Zq, fitted) -> Zq``, hashable: the nearest point of each
+        row's feasible set, row by row, and each row unchanged (bit for bit)
+        where it is feasible. Method "lm" projects every trial point, method
+        "adam" its end point; the starts must be feasible. None leaves the
+        rows free.
     """
 
     model: Any
     loss: Any
     fitted: tuple
     hyper: dict
+    project: Any = None
 
 
 class _Slots(NamedTuple):
@@ -162,11 +170,14 @@ def _empty_slots(block, n_rows, n_components, n_queries, dtype) -> _Slots:
         n_capped=jnp.zeros((), jnp.int32), most_iter=jnp.zeros((), jnp.int32))
 
 
-@partial(jax.jit, static_argnames=("model", "loss", "block"))
-def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, block):
+@partial(jax.jit, static_argnames=("model", "loss", "project", "block"))
+def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, project, block):
     """Levenberg-Marquardt per row, a queue of rows over `block` slots.
 
-    Each row starts at its given point. The Gauss-Newton matrix ``J^T J`` of
+    Each row starts at its given point. With `project`, every trial point is
+    projected onto the row's feasible set and the stopping test measures the
+    move that is left: a row pressed against the border of its set, whose
+    steps point out of it, has then converged. The Gauss-Newton matrix ``J^T J`` of
     the model preconditions the gradient of the loss: the exact Gauss-Newton
     step for squared_error and a descent direction for any other smooth loss.
     A step is taken only if it lowers the row's loss, so that the result is
@@ -194,8 +205,12 @@ def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, block):
 
     def iterate(state: _Slots) -> _Slots:
         step, longest = _lm_step(state)
+        moved = state.Zq + step
+        if project is not None:
+            moved = project(moved, fitted)
+            longest = jnp.max(jnp.abs(moved - state.Zq), axis=1)
         # A slot that has just taken a row evaluates its start instead.
-        trial = jnp.where(state.fresh[:, None], starts[state.rows], state.Zq + step)
+        trial = jnp.where(state.fresh[:, None], starts[state.rows], moved)
         new_losses, new_gradient, new_gauss_newton = evaluate(Xq[state.rows], trial)
         accept = state.fresh | (new_losses < state.losses)
         damping = jnp.where(
@@ -257,7 +272,8 @@ def _by_levenberg_marquardt(problem: RowProblem, Xq, starts, dtype):
         parts = [_lm_rows(queries[first:first + per_call],
                           starts[first:first + per_call],
                           np.int32(min(per_call, n_queries - first)), fitted, hyper,
-                          model=problem.model, loss=problem.loss, block=block)
+                          model=problem.model, loss=problem.loss,
+                          project=problem.project, block=block)
                  for first in range(0, n_padded, per_call)]
         parts = jax.device_get(parts)
     Z = np.concatenate([part[0] for part in parts])[:n_queries]
@@ -300,7 +316,19 @@ def _by_adam(problem: RowProblem, Xq, starts, dtype, name):
                 padded_weights(n_queries, n_rows, dtype), problem.hyper),
         Settings(solver="adam", learning_rate=_ADAM_LEARNING_RATE,
                  max_iter=_ADAM_STEPS, fixed_steps=True, name=name))
-    return np.asarray(result.params[:n_queries]), result.outcome
+    Z = result.params
+    if problem.project is not None:
+        # The loop's steps are not projected one by one: its end point is.
+        with precision(dtype):
+            Z = _project_rows(*place_whole((Z, problem.fitted)),
+                              project=problem.project)
+    return np.asarray(Z[:n_queries]), result.outcome
+
+
+@partial(jax.jit, static_argnames=("project",))
+def _project_rows(Zq, fitted, *, project):
+    """``project(Zq, fitted)``, a block of rows at a time."""
+    return map_row_blocks(lambda rows: project(Zq[rows], fitted), Zq.shape[0])
 
 
 def minimize_rows(problem: RowProblem, Xq: np.ndarray, starts: np.ndarray, *,

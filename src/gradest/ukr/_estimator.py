@@ -17,13 +17,27 @@ from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic_fit
 from .._engine import RowProblem, minimize_rows, pad
 from .._losses import is_smooth, loss_names
 from .._scaling import fit_standardization, identity_standardization, standardize
-from ._init import initial_latents, nearest_rows
+from ._init import initial_latents, latent_reach, nearest_rows
 from ._kernels import KERNELS
-from ._reconstruction import Reconstruction, UKRObjective, map_to_data, padded_model
+from ._reconstruction import (
+    Reconstruction,
+    UKRObjective,
+    WithinReach,
+    map_to_data,
+    padded_model,
+)
 
 __all__ = ["UKR"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+# A projection stays within reach of a training latent point: the distance
+# from that point to its (2 * n_components)-th nearest neighbour, at least
+# one kernel bandwidth, so that the balls cover the gaps between neighbouring
+# latent points and end a spacing or two beyond the outermost. Fewer
+# neighbours leave more held-out points pressed against the border, short of
+# their best reconstruction; more let training points slide farther along it.
+_REACH_NEIGHBORS_PER_COMPONENT = 2
+_MIN_REACH = 1.0
 
 
 class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
@@ -132,7 +146,10 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
     gradient, so that memory grows linearly. :meth:`transform` starts each
     sample at the training latent point whose reconstruction is nearest and
     takes damped Gauss-Newton (Levenberg-Marquardt) steps in the latent
-    space, each kept only if it lowers that sample's loss (with
+    space, each kept only if it lowers that sample's loss and projected back
+    within reach of a training latent point (the distance from that point to
+    its ``2 * n_components``-th nearest neighbour), where the manifold is
+    defined by data (with
     ``loss="epsilon_insensitive"``, whose kinks stall such steps, a fixed
     number of Adam steps instead). Each sample is projected on its own, so
     that its projection does not depend on the others transformed with it.
@@ -247,6 +264,9 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self._n_features_out = self.n_components
         self._stats = stats
         self._X_fit = X_std
+        self._reach = latent_reach(
+            self.embedding_, _REACH_NEIGHBORS_PER_COMPONENT * self.n_components,
+            _MIN_REACH)
         self._reconstructions = map_to_data(
             self.embedding_, self.embedding_, X_std, kernel=self.kernel,
             loss=self.loss, epsilon=self.epsilon)[0]
@@ -266,16 +286,21 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
             Latent points.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return self._project(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
+
+    def _project(self, X):
+        """:meth:`transform` of the validated array `X`."""
         dtype = self.embedding_.dtype
         Xq = standardize(X.astype(dtype), self._stats, center=self.standardize)
         # Each row starts at the training latent point whose reconstruction is
         # nearest to it.
         start = self.embedding_[nearest_rows(Xq, self._reconstructions)]
         Z_fit, X_fit, weights = padded_model(self.embedding_, self._X_fit, self.loss)
+        reach = pad(self._reach, Z_fit.shape[0])
         problem = RowProblem(Reconstruction(self.kernel), self.loss,
-                             (Z_fit, X_fit, weights),
-                             {"epsilon": np.asarray(self.epsilon, dtype)})
+                             (Z_fit, X_fit, weights, reach),
+                             {"epsilon": np.asarray(self.epsilon, dtype)},
+                             project=WithinReach())
         # Gauss-Newton steps stall at the kinks of a non-smooth loss, while
         # steps of a fixed length do not.
         Z = minimize_rows(problem, pad(Xq, Xq.shape[0], X_fit.shape[1]), start,
@@ -347,7 +372,9 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        X_back = self.inverse_transform(self.transform(X))
+        # The validated array, not X: transform would check its feature
+        # names again, and an array has none.
+        X_back = self.inverse_transform(self._project(X))
         return -float(np.mean(np.square((X - X_back) / self._stats.scale)))
 
     def __sklearn_tags__(self):

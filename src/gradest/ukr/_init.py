@@ -7,7 +7,7 @@ from sklearn.utils.extmath import svd_flip
 
 from ._reconstruction import map_to_data
 
-__all__ = ["initial_latents", "nearest_rows"]
+__all__ = ["initial_latents", "latent_reach", "nearest_rows"]
 
 # Scales tried for an initial embedding, in units of n_samples ** (1 /
 # n_components) times its spread: that many bandwidths span it, so that
@@ -105,3 +105,21 @@ def nearest_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         out[start:start + step] = np.argmin(np.einsum("ijk,ijk->ij", diff, diff),
                                             axis=1)
     return out
+
+
+def latent_reach(Z: np.ndarray, n_neighbors: int, floor: float) -> np.ndarray:
+    """Distance from each row of `Z` to its `n_neighbors`-th nearest other row.
+
+    At least `floor`, and at most the farthest other row (when there are
+    fewer). Blocks of rows, as in :func:`nearest_rows`.
+    """
+    n_samples = Z.shape[0]
+    k = min(n_neighbors, n_samples - 1)
+    step = max(1, _SEARCH_BLOCK_ELEMENTS // max(1, Z.size))
+    out = np.empty(n_samples, dtype=Z.dtype)
+    for start in range(0, n_samples, step):
+        diff = Z[start:start + step, None, :] - Z[None, :, :]
+        d2 = np.einsum("ijk,ijk->ij", diff, diff)
+        # Column 0 of the partition is the row itself, at distance 0.
+        out[start:start + step] = np.sqrt(np.partition(d2, k, axis=1)[:, k])
+    return np.maximum(out, floor)

@@ -22,10 +22,10 @@ from .._engine import (
     run_pass,
 )
 from .._losses import sample_losses, weighted_mean
-from ._kernels import nadaraya_watson
+from ._kernels import nadaraya_watson, squared_distances
 
-__all__ = ["Reconstruction", "UKRObjective", "map_to_data", "padded_model",
-           "padded_shape", "reconstruct", "reconstruction_losses"]
+__all__ = ["Reconstruction", "UKRObjective", "WithinReach", "map_to_data",
+           "padded_model", "padded_shape", "reconstruct", "reconstruction_losses"]
 
 def reconstruct(Zq, Z, X, weights, kernel):
     """Nadaraya-Watson estimate ``f(Zq)`` of the data `X` with latents `Z`.
@@ -118,8 +118,34 @@ class Reconstruction:
     kernel: str | Callable
 
     def __call__(self, Zq, fitted):
-        Z, X, weights = fitted
+        Z, X, weights = fitted[:3]
         return reconstruct(Zq, Z, X, weights, self.kernel)
+
+
+@dataclass(frozen=True)
+class WithinReach:
+    """The projection's feasible set: within reach of some training latent point.
+
+    ``fitted`` is ``(Z, X, weights, reach)``: the set is the union of the
+    balls of radius ``reach[j]`` around the latent points ``Z[j]``. Beyond
+    the outermost latent points, and in the holes of the embedding, the
+    Nadaraya-Watson estimate tends to the value of the nearest samples, so
+    that a sample near one of them reconstructs a little better the farther
+    its latent point slides; the balls stop it. A row outside them goes to
+    the nearest point of the ball whose surface is nearest; rows inside are
+    returned bit for bit.
+    """
+
+    def __call__(self, Zq, fitted):
+        Z, _, weights, reach = fitted
+        distance = jnp.sqrt(squared_distances(Zq, Z))
+        beyond = jnp.where(weights[None, :] > 0, distance - reach[None, :], jnp.inf)
+        ball = jnp.argmin(beyond, axis=1)
+        centre, radius = Z[ball], reach[ball][:, None]
+        gap = jnp.take_along_axis(distance, ball[:, None], axis=1)
+        inside = jnp.min(beyond, axis=1, keepdims=True) <= 0
+        shrink = radius / jnp.where(inside, 1.0, gap)
+        return jnp.where(inside, Zq, centre + (Zq - centre) * shrink)
 
 
 @partial(jax.jit, static_argnames=("kernel", "loss"))
