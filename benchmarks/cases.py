@@ -667,3 +667,9 @@ CALLS = {
     "ukr_fit": ukr_fit,
     "manifold_anchors": manifold_anchors,
 }
+
+# Whole workflows (feature elimination, parallel searches, imports).
+from workflows import WORKFLOW_CALLS, WORKFLOW_CASES  # noqa: E402
+
+CASES.update(WORKFLOW_CASES)
+CALLS.update(WORKFLOW_CALLS)
