@@ -5,14 +5,100 @@ magnitude keep their coefficients; float32 fits are as accurate as float32
 allows; wide data are fitted as documented; intercepts keep the input dtype.
 """
 
+import warnings
+
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
-from gradest import GradLinearRegression
+import gradest.linear_model._logistic as logistic_module
+from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._scaling import compute_moments, merge_moments
 
 DIABETES = load_diabetes(return_X_y=True)
+IRIS = load_iris(return_X_y=True)
+
+
+# --- multinomial identification ---------------------------------------------------
+
+
+def _multinomial_hessian(coef, intercept, X, penalty):
+    """Hessian of the mean multinomial log-loss plus the penalty (closed form)."""
+    logits = X @ coef.T + intercept
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    X1 = np.column_stack([X, np.ones(len(X))])
+    n_classes, n_columns = len(intercept), X1.shape[1]
+    hessian = np.zeros((n_classes * n_columns,) * 2)
+    for x, p in zip(X1, proba, strict=True):
+        hessian += np.kron(np.diag(p) - np.outer(p, p), np.outer(x, x))
+    hessian /= len(X)
+    # Parameters ordered class by class, each [coef..., intercept]; the
+    # intercepts are not penalised.
+    hessian += penalty * np.diag(np.tile(np.r_[np.ones(X.shape[1]), 0.0], n_classes))
+    return hessian
+
+
+IRIS_SOLVERS = [("gd", 1.0), ("momentum", 0.05), ("nesterov", 0.05), ("adam", 0.05),
+                ("lbfgs", 0.05)]
+
+
+@pytest.mark.parametrize(("solver", "learning_rate"), IRIS_SOLVERS)
+def test_multinomial_parameters_are_scikit_learns_for_every_solver(
+        solver, learning_rate):
+    X, y = IRIS
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    Xs = (X - mean) / std
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12,
+                             max_iter=1000).fit(Xs, y)
+    model = GradLogisticRegression(solver=solver, learning_rate=learning_rate,
+                                   max_iter=20000).fit(X, y)
+    assert model.intercept_.sum() == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(model.coef_.sum(axis=0), 0.0, atol=1e-12)
+    # In standardised units: coef * std, and the intercept at the mean.
+    coef = model.coef_ * std
+    intercept = model.intercept_ + model.coef_ @ mean
+    # The loop stops with every gradient component below tol = 1e-9; away
+    # from the optimum by at most |grad| / (smallest curvature), the common
+    # intercept shift (zero curvature, removed by the centring) aside.
+    curvatures = np.linalg.eigvalsh(
+        _multinomial_hessian(ref.coef_, ref.intercept_, Xs, 1.0 / len(X)))
+    assert curvatures[0] < 1e-10 * curvatures[-1]
+    bound = 2 * np.sqrt(curvatures.size) * 1e-9 / curvatures[1]
+    np.testing.assert_allclose(coef, ref.coef_, atol=bound)
+    np.testing.assert_allclose(intercept, ref.intercept_, atol=bound)
+
+
+@pytest.mark.parametrize("solver", ["adam", "rmsprop"])
+def test_centring_multinomial_parameters_leaves_predictions_unchanged(
+        solver, monkeypatch):
+    X, y = IRIS
+    with warnings.catch_warnings():
+        # Constant-step RMSprop does not reach tol; the identity holds anyway.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        centred = GradLogisticRegression(solver=solver, max_iter=2000).fit(X, y)
+        monkeypatch.setattr(logistic_module, "_symmetric_multinomial",
+                            lambda coef, intercept: (coef, intercept))
+        raw = GradLogisticRegression(solver=solver, max_iter=2000).fit(X, y)
+    # The fit drifts along the shifts that centring removes.
+    assert abs(raw.intercept_.sum()) > 1e-3
+    assert centred.intercept_.sum() == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(centred.predict_proba(X), raw.predict_proba(X),
+                               rtol=1e-10, atol=1e-15)
+    np.testing.assert_array_equal(centred.predict(X), raw.predict(X))
+
+
+def test_unpenalized_multinomial_coefficients_sum_to_zero():
+    X, y = IRIS
+    with warnings.catch_warnings():
+        # Without a penalty the iris classes are nearly separable and the
+        # optimum lies far out; only the identification matters here.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GradLogisticRegression(C=np.inf, max_iter=300).fit(X, y)
+    np.testing.assert_allclose(model.coef_.sum(axis=0), 0.0, atol=1e-9)
+    assert model.intercept_.sum() == pytest.approx(0.0, abs=1e-9)
 
 
 # --- columns of any magnitude ----------------------------------------------------
