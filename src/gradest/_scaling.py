@@ -11,7 +11,9 @@ same affine function of x as ``b + sum_j w_j x_j`` with
 Means and standard deviations are weighted by the sample weights, so that an
 integer weight is the same as repeating a row. A column whose spread is lost
 in rounding is constant: its scale is 1 and, when centred, its standardised
-values are exactly 0, so it gets a zero coefficient and no NaN.
+values are exactly 0, so it gets a zero coefficient and no NaN. So is a
+column whose spread is too small for its coefficient in the user's units to
+be representable (about 1e-302 in float64).
 
 The moments are accumulated in float64 whatever the data's precision (one
 pass, in row blocks), and each column is divided by a power of two near its
@@ -63,8 +65,9 @@ class Moments(NamedTuple):
         Weighted sum of squared deviations from `mean`, in units of `scale`:
         the sum for the raw column is ``m2 * scale**2``, which may overflow.
     scale : ndarray of shape (n_columns,)
-        A power of two per column, no larger than its largest magnitude (1
-        for a column of zeros).
+        A power of two per column, no larger than its largest magnitude (the
+        smallest positive float64 for a column of zeros, so that a merge
+        takes the other side's scale).
     """
 
     weight: float
@@ -103,15 +106,20 @@ def merge_moments(a: Moments | None, b: Moments) -> Moments:
     )
 
 
-def _power_of_two_scale(block: np.ndarray) -> np.ndarray:
-    """Per column, the power of two at most its largest magnitude (1 if zero).
+_ZERO_SCALE = np.ldexp(1.0, -1074)
 
-    Rows of zero weight count too, so that no scaled value exceeds 2.
+
+def _power_of_two_scale(block: np.ndarray) -> np.ndarray:
+    """Per column, the largest power of two at most its largest magnitude.
+
+    Rows of zero weight count too, so that no scaled value exceeds 2. The
+    power of two of the largest magnitude of all rows is the largest of those
+    of any split into blocks, so merged moments have the scale of the whole.
     """
     largest = np.max(np.abs(block), axis=0, initial=0.0)
     _, exponent = np.frexp(largest)
     # 2**(exponent - 1) <= largest < 2**exponent; 2**1023 is still finite.
-    return np.where(largest > 0, np.ldexp(1.0, exponent - 1), 1.0)
+    return np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
 
 
 def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
@@ -142,6 +150,14 @@ def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
     return moments
 
 
+# The user's coefficient of a column is its standardised one times
+# (spread of y) / (spread of the column). A column whose spread is so small
+# that an effect of this many spreads of y would overflow (below 5.8e-303 in
+# float64, which also rules out subnormal spreads) is taken as constant:
+# a fit could use it, but its coefficient could not be reported.
+_COEF_HEADROOM = 2.0**20
+
+
 def standardization_from_moments(
     moments: Moments, *, center: bool, scale: bool, dtype: np.dtype
 ) -> Standardization:
@@ -168,8 +184,10 @@ def standardization_from_moments(
     eps = np.finfo(dtype).eps
     # Rounding leaves a variance of order (n eps mean)^2 in a constant column
     # (of the data's precision: float32 data carry float32 rounding).
-    constant = variance <= (moments.count * eps * moments.mean / moments.scale) ** 2
-    std = np.where(constant, 1.0, np.sqrt(variance) * moments.scale)
+    std = np.sqrt(variance) * moments.scale
+    constant = ((variance <= (moments.count * eps * moments.mean / moments.scale) ** 2)
+                | (std < _COEF_HEADROOM / np.finfo(dtype).max))
+    std = np.where(constant, 1.0, std)
     return Standardization(
         mean=(moments.mean if center else np.zeros(n_columns)).astype(dtype),
         scale=(std if scale else np.ones(n_columns)).astype(dtype),
