@@ -200,3 +200,18 @@ def test_default_float32_fit_is_as_accurate_as_float32_allows():
     # The goal (scikit-learn's own float32 fit is 9e-7 off; before the
     # tolerance floor followed the measured rounding noise, 1.3e-3).
     assert error <= 1e-4
+
+
+# --- the intercept's type ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_scalar_intercept_has_the_type_of_linear_regressions(dtype, fit_intercept):
+    X, y = DIABETES
+    X, y = X[:100].astype(dtype), y[:100].astype(dtype)
+    reference = LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    model = GradLinearRegression(solver="lbfgs", fit_intercept=fit_intercept).fit(X, y)
+    assert type(model.intercept_) is type(reference.intercept_)
+    assert np.ndim(model.intercept_) == 0
+    assert model.predict(X).dtype == dtype

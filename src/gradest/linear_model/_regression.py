@@ -220,7 +220,9 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
             penalty_strength=self.alpha, hyper={"epsilon": self.epsilon},
             previous=previous)
         if y.ndim == 1:
-            self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
+            # As LinearRegression: a scalar of X's dtype, 0.0 without intercept.
+            self.coef_ = coef[:, 0]
+            self.intercept_ = intercept[0] if self.fit_intercept else 0.0
         else:
             self.coef_, self.intercept_ = coef.T, intercept
         return self
