@@ -215,3 +215,81 @@ def test_scalar_intercept_has_the_type_of_linear_regressions(dtype, fit_intercep
     assert type(model.intercept_) is type(reference.intercept_)
     assert np.ndim(model.intercept_) == 0
     assert model.predict(X).dtype == dtype
+
+
+# --- wide data ---------------------------------------------------------------------
+
+
+def _wide_problem(column_scales, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(30, 60))
+    X = (X - X.mean(axis=0)) / X.std(axis=0) * column_scales + 5.0
+    y = X[:, :4] @ np.array([2.0, -1.0, 0.5, 3.0]) + rng.normal(size=30)
+    return X, y
+
+
+def _standardised_min_norm(X, y):
+    """Minimum-norm least squares in standardised units, mapped to X's units."""
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    Xs = (X - mean) / std
+    # Centred, Xs has one singular value at rounding level: cut it off.
+    coef = np.linalg.lstsq(Xs, (y - y.mean()) / y.std(), rcond=1e-10)[0]
+    coef *= y.std() / std
+    return coef, y.mean() - mean @ coef, Xs
+
+
+def _row_space_bound(Xs):
+    """How far from the exact solution a gradient of at most 1e-9 can leave lbfgs."""
+    eigenvalues = np.linalg.eigvalsh(Xs @ Xs.T / len(Xs))
+    smallest = eigenvalues[eigenvalues > 1e-10 * eigenvalues[-1]].min()
+    return 2 * np.sqrt(Xs.shape[1]) * 1e-9 / smallest
+
+
+@pytest.mark.parametrize("scales", ["equal", "mixed"])
+def test_wide_lbfgs_fit_is_the_minimum_norm_in_standardised_units(scales):
+    column_scales = 3.0 if scales == "equal" else np.geomspace(0.1, 10, 60)
+    X, y = _wide_problem(column_scales)
+    with pytest.warns(UserWarning, match="minimum norm in the units of X"):
+        model = GradLinearRegression(solver="lbfgs").fit(X, y)
+    coef, intercept, Xs = _standardised_min_norm(X, y)
+    to_standardised = X.std(axis=0) / y.std()
+    bound = _row_space_bound(Xs)
+    np.testing.assert_array_less(np.abs(model.coef_ - coef) * to_standardised,
+                                 bound)
+    assert model.intercept_ == pytest.approx(intercept, abs=bound * y.std())
+    reference = LinearRegression().fit(X, y)
+    X_new = _wide_problem(column_scales, seed=1)[0]
+    if scales == "equal":
+        # One standard deviation for every column: the same minimum norm.
+        np.testing.assert_array_less(
+            np.abs(model.coef_ - reference.coef_) * to_standardised, bound)
+    else:
+        # As documented: the same training fit, other predictions on new data.
+        np.testing.assert_allclose(model.predict(X), reference.predict(X),
+                                   rtol=1e-6)
+        assert np.max(np.abs(model.predict(X_new) - reference.predict(X_new))) > 1
+
+
+def test_wide_adam_fit_interpolates_but_is_not_the_minimum_norm():
+    X, y = _wide_problem(3.0)
+    with pytest.warns(UserWarning, match="solver='adam' returns one of them"):
+        model = GradLinearRegression().fit(X, y)
+    coef, _, _ = _standardised_min_norm(X, y)
+    np.testing.assert_allclose(model.predict(X), y, rtol=1e-6)
+    assert np.linalg.norm(model.coef_) > 1.01 * np.linalg.norm(coef)
+
+
+@pytest.mark.parametrize("change", ["alpha", "rows", "constant columns"])
+def test_determined_fits_do_not_warn(change):
+    X, y = _wide_problem(3.0)
+    params = {"solver": "lbfgs"}
+    if change == "alpha":
+        params["alpha"] = 1.0
+    elif change == "rows":
+        X, y = X[:, :20], y
+    else:
+        # 29 varying columns, 30 rows and an intercept: determined.
+        X = np.column_stack([X[:, :29], np.ones((30, 31))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        GradLinearRegression(**params).fit(X, y)
