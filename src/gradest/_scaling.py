@@ -11,7 +11,16 @@ same affine function of x as ``b + sum_j w_j x_j`` with
 Means and standard deviations are weighted by the sample weights, so that an
 integer weight is the same as repeating a row. A column whose spread is lost
 in rounding is constant: its scale is 1 and, when centred, its standardised
-values are exactly 0, so it gets a zero coefficient and no NaN.
+values are exactly 0, so it gets a zero coefficient and no NaN. So is a
+column whose spread is too small for its coefficient in the user's units to
+be representable (about 1e-302 in float64).
+
+The moments are accumulated in float64 whatever the data's precision (one
+pass, in row blocks), and each column is divided by a power of two near its
+largest magnitude first: the sum of squares of a column of values near 1e300
+(or 1e-300) would overflow (or underflow), and the column would look
+constant. Powers of two scale exactly, so merging moments of row blocks with
+different scales loses nothing.
 """
 
 from typing import NamedTuple
@@ -51,53 +60,102 @@ class Moments(NamedTuple):
     count : int
         Number of rows with positive weight.
     mean : ndarray of shape (n_columns,)
-        Weighted mean.
+        Weighted mean (float64).
     m2 : ndarray of shape (n_columns,)
-        Weighted sum of squared deviations from `mean`.
+        Weighted sum of squared deviations from `mean`, in units of `scale`:
+        the sum for the raw column is ``m2 * scale**2``, which may overflow.
+    scale : ndarray of shape (n_columns,)
+        A power of two per column, no larger than its largest magnitude (the
+        smallest positive float64 for a column of zeros, so that a merge
+        takes the other side's scale).
     """
 
     weight: float
     count: int
     mean: np.ndarray
     m2: np.ndarray
+    scale: np.ndarray
 
 
-# Rows per block: bounds the temporaries of the moment computation.
-_BLOCK_ROWS = 65536
+# Elements per block of rows: bounds the float64 temporaries of the moments.
+_BLOCK_ELEMENTS = 1 << 20
 
 
 def merge_moments(a: Moments | None, b: Moments) -> Moments:
-    """Moments of two row sets together (Chan, Golub and LeVeque's update)."""
+    """Moments of two row sets together (Chan, Golub and LeVeque's update).
+
+    Both are brought to the larger power-of-two scale of each column, which
+    is exact (short of underflow in a column whose blocks differ by more
+    than the range of float64).
+    """
     if a is None or a.weight == 0:
         return b
     if b.weight == 0:
         return a
     weight = a.weight + b.weight
-    delta = b.mean - a.mean
+    scale = np.maximum(a.scale, b.scale)
+    mean_a, mean_b = a.mean / scale, b.mean / scale
+    delta = mean_b - mean_a
     return Moments(
         weight=weight,
         count=a.count + b.count,
-        mean=a.mean + delta * (b.weight / weight),
-        m2=a.m2 + b.m2 + delta**2 * (a.weight * b.weight / weight),
+        mean=(mean_a + delta * (b.weight / weight)) * scale,
+        m2=(a.m2 * (a.scale / scale) ** 2 + b.m2 * (b.scale / scale) ** 2
+            + delta**2 * (a.weight * b.weight / weight)),
+        scale=scale,
     )
 
 
+_ZERO_SCALE = np.ldexp(1.0, -1074)
+
+
+def _power_of_two_scale(block: np.ndarray) -> np.ndarray:
+    """Per column, the largest power of two at most its largest magnitude.
+
+    Rows of zero weight count too, so that no scaled value exceeds 2. The
+    power of two of the largest magnitude of all rows is the largest of those
+    of any split into blocks, so merged moments have the scale of the whole.
+    """
+    largest = np.max(np.abs(block), axis=0, initial=0.0)
+    _, exponent = np.frexp(largest)
+    # 2**(exponent - 1) <= largest < 2**exponent; 2**1023 is still finite.
+    return np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
+
+
 def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
-    """Weighted column moments of `A`, in row blocks so temporaries stay small."""
+    """Weighted column moments of `A`, in float64 and in row blocks.
+
+    The blocks bound the float64 temporaries; float32 data are accumulated
+    in float64 too, which costs little beside a fit and keeps the statistics
+    of a million rows as exact as those of a hundred.
+    """
+    block_rows = max(1, _BLOCK_ELEMENTS // max(A.shape[1], 1))
     moments = None
-    for start in range(0, max(A.shape[0], 1), _BLOCK_ROWS):
-        block = A[start:start + _BLOCK_ROWS]
-        weights = sample_weight[start:start + _BLOCK_ROWS]
+    for start in range(0, max(A.shape[0], 1), block_rows):
+        weights = np.asarray(sample_weight[start:start + block_rows], np.float64)
         total = float(weights.sum())
         if total == 0:
             continue
-        mean = (weights @ block) / total
-        m2 = weights @ (block - mean) ** 2
+        block = np.array(A[start:start + block_rows], dtype=np.float64)
+        scale = _power_of_two_scale(block)
+        block /= scale
+        mean = (weights / total) @ block
+        block -= mean
+        np.square(block, out=block)
         moments = merge_moments(moments, Moments(
-            total, int(np.count_nonzero(weights)), mean, m2))
+            total, int(np.count_nonzero(weights)), mean * scale, weights @ block,
+            scale))
     if moments is None:
         raise ValueError("sample_weight must have a positive sum.")
     return moments
+
+
+# The user's coefficient of a column is its standardised one times
+# (spread of y) / (spread of the column). A column whose spread is so small
+# that an effect of this many spreads of y would overflow (below 5.8e-303 in
+# float64, which also rules out subnormal spreads) is taken as constant:
+# a fit could use it, but its coefficient could not be reported.
+_COEF_HEADROOM = 2.0**20
 
 
 def standardization_from_moments(
@@ -121,11 +179,15 @@ def standardization_from_moments(
     Standardization
     """
     n_columns = moments.mean.shape[0]
+    # In units of the power-of-two scale, where squares cannot overflow.
     variance = moments.m2 / moments.weight
     eps = np.finfo(dtype).eps
-    # Rounding leaves a variance of order (n eps mean)^2 in a constant column.
-    constant = variance <= (moments.count * eps * moments.mean) ** 2
-    std = np.sqrt(np.where(constant, 1.0, variance))
+    # Rounding leaves a variance of order (n eps mean)^2 in a constant column
+    # (of the data's precision: float32 data carry float32 rounding).
+    std = np.sqrt(variance) * moments.scale
+    constant = ((variance <= (moments.count * eps * moments.mean / moments.scale) ** 2)
+                | (std < _COEF_HEADROOM / np.finfo(dtype).max))
+    std = np.where(constant, 1.0, std)
     return Standardization(
         mean=(moments.mean if center else np.zeros(n_columns)).astype(dtype),
         scale=(std if scale else np.ones(n_columns)).astype(dtype),

@@ -250,6 +250,8 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
             X, Y, sample_weight, objective=LinearObjective("log_loss"),
             scale_targets=False, penalty_strength=penalty, hyper={},
             previous=previous)
+        if len(classes) > 2:
+            coef, intercept = _symmetric_multinomial(coef, intercept)
         self.classes_ = classes
         self.coef_, self.intercept_ = coef.T, intercept
         return self
@@ -325,3 +327,37 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
             Probabilities, columns in the order of `classes_`.
         """
         return np.exp(self.predict_log_proba(X))
+
+
+def _symmetric_multinomial(coef, intercept):
+    """The multinomial model with coefficients and intercepts summing to zero.
+
+    Softmax probabilities do not change when the same vector is added to
+    every class's coefficients, or the same constant to every intercept, so
+    the fitted parameters are identified only up to these shifts. The
+    gradient of the loss sums to zero over the classes, which keeps plain
+    gradient steps and L-BFGS from zero on the zero-sum subspace, but Adam
+    and RMSprop scale each component separately and drift along it (on iris
+    the intercepts summed to -0.94 with Adam, 0 with L-BFGS). Centring picks,
+    for every solver, the representative scikit-learn reports. The intercepts
+    are not penalised, so any shift of them is as good; with an L2 penalty the
+    optimal coefficients already sum to zero over the classes (a common shift
+    only adds to the penalty), so centring them can only lower the objective;
+    without a penalty (C=inf) it leaves the objective unchanged. Centring in
+    the user's units is centring in standardised ones: the un-scaling divides
+    each feature's row by the same number for every class.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_features, n_classes)
+        Coefficients in user units.
+    intercept : ndarray of shape (n_classes,)
+        Intercepts.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features, n_classes)
+    intercept : ndarray of shape (n_classes,)
+    """
+    return (coef - coef.mean(axis=1, keepdims=True),
+            intercept - intercept.mean())

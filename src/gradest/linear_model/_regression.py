@@ -1,5 +1,6 @@
 """GradLinearRegression: least squares, robust or custom losses, with an L2 penalty."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -124,6 +125,22 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
     sklearn.linear_model.LinearRegression : Closed-form least squares.
     sklearn.linear_model.SGDRegressor : Stochastic gradient descent regression.
 
+    Notes
+    -----
+    With ``alpha=0`` and fewer samples (of positive weight, one fewer with an
+    intercept) than features, or with collinear features, many coefficient
+    vectors fit equally well: they predict the same on the training data but
+    differ on new data. :class:`~sklearn.linear_model.LinearRegression`
+    returns the one of minimum norm in the units of X. With squared error,
+    ``solver`` "gd", "momentum", "nesterov" and "lbfgs" started from zero
+    (not from a `warm_start`) keep their iterates in the row space of the
+    standardised data and return the one of minimum norm in standardised
+    units: LinearRegression's solution when all features have the same
+    standard deviation, another one otherwise. "adam" and "rmsprop" scale
+    each coordinate of their steps separately, leave the row space and return
+    yet another. `fit` warns when there are too few samples; ``alpha > 0``
+    makes the solution unique. See :ref:`standardization_wide`.
+
     Examples
     --------
     >>> import numpy as np
@@ -191,6 +208,34 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         self.__dict__.pop("_stream_", None)
         return self._fit(X, y, sample_weight, previous=previous, streaming=False)
 
+    def _warn_if_underdetermined(self, X, sample_weight):
+        """Warn when the data cannot determine the coefficients (no penalty).
+
+        Only the certain case, too few rows, is detected: collinear columns
+        would need a factorisation of X.
+        """
+        if self.alpha > 0:
+            return
+        n_free = int(np.count_nonzero(sample_weight)) - int(self.fit_intercept)
+        if n_free >= X.shape[1]:
+            return
+        n_varying = X.shape[1]
+        if self.fit_intercept:
+            # Columns constant on the weighted rows get coefficient 0 anyway.
+            rows = X[sample_weight > 0]
+            n_varying = int(np.count_nonzero(np.any(rows != rows[:1], axis=0)))
+        if n_free >= n_varying:
+            return
+        warnings.warn(
+            f"{type(self).__name__}: {n_free + int(self.fit_intercept)} samples "
+            f"of positive weight cannot determine {n_varying} coefficients, and "
+            "with alpha=0 many coefficient vectors fit them equally well; "
+            f"solver={self.solver!r} returns one of them, LinearRegression the "
+            "one of minimum norm in the units of X. Set alpha > 0 for a unique "
+            "solution, or solver='lbfgs' for the minimum-norm solution in "
+            "standardised units (LinearRegression's when all features have the "
+            "same standard deviation).", UserWarning, stacklevel=2)
+
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic_update
     def partial_fit(self, X, y, sample_weight=None):
@@ -233,6 +278,8 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
                              y_numeric=True, reset=first)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                              ensure_non_negative=True)
+        if not streaming:
+            self._warn_if_underdetermined(X, sample_weight)
         Y = np.asarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             if not first:
@@ -249,9 +296,11 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
             scale_targets=self._scales_targets(), penalty_strength=self.alpha,
             hyper={"epsilon": self.epsilon}, previous=previous)
         if y.ndim == 1:
-            self.coef_, self.intercept_ = coef[:, 0], float(intercept[0])
+            # As LinearRegression: a scalar of X's dtype, 0.0 without intercept.
+            self.coef_ = coef[:, 0]
+            self.intercept_ = intercept[0] if self.fit_intercept else 0.0
             if objective.estimates_scale:
-                self.scale_ = float(self.scale_[0])
+                self.scale_ = self.scale_[0]
         else:
             self.coef_, self.intercept_ = coef.T, intercept
         return self
