@@ -88,7 +88,11 @@ class GradientFitMixin:
         return settings.with_options(**options)
 
     def _minimize(self, objective, params, data, weights: np.ndarray,
-                  hyper: dict, *, opt_state=None, **options) -> MinimizeResult:
-        """Minimise `objective` from `params`; `options` override the settings."""
-        return minimize(Problem(objective, params, data, weights, hyper),
+                  hyper: dict, *, opt_state=None, n_samples: int | None = None,
+                  **options) -> MinimizeResult:
+        """Minimise `objective` from `params`; `options` override the settings.
+
+        `n_samples` is :attr:`~gradest._engine.Problem.n_samples`.
+        """
+        return minimize(Problem(objective, params, data, weights, hyper, n_samples),
                         self._engine_settings(**options), opt_state=opt_state)

@@ -67,6 +67,10 @@ class Problem:
         that rows of zero weight (padding) do not count.
     hyper : dict of str to float
         Hyperparameters of the objective, passed as traced scalars.
+    n_samples : int or None
+        Rows the objective averages over, for the floor of the tolerance
+        (see :attr:`Settings.tol`); None: the length of `weights`. Stated by
+        an objective whose data summarise the rows (sufficient statistics).
     """
 
     objective: Any
@@ -74,6 +78,7 @@ class Problem:
     data: Any
     weights: np.ndarray
     hyper: dict = field(default_factory=dict)
+    n_samples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -206,8 +211,9 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     batch_size = (None if settings.batch_size is None
                   else min(int(settings.batch_size), n_rows))
     seed = check_random_state(settings.random_state).randint(np.iinfo(np.int32).max)
+    n_averaged = n_rows if problem.n_samples is None else problem.n_samples
     tol = max(float(settings.tol),
-              _TOL_FLOOR_ULPS * float(np.finfo(dtype).eps) * np.sqrt(n_rows))
+              _TOL_FLOOR_ULPS * float(np.finfo(dtype).eps) * np.sqrt(n_averaged))
     # A negative tolerance is never met by a gradient norm.
     loop_tol = -1.0 if settings.fixed_steps else tol
     layout = Layout.of(problem.params)
