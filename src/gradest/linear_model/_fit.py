@@ -25,6 +25,7 @@ from .._scaling import (
     standardize,
     unscale_linear,
 )
+from ._statistics import statistics_problem, use_statistics
 
 __all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "LinearGradientModel",
            "StandardizedFit"]
@@ -65,20 +66,24 @@ class LinearGradientModel(GradientFitMixin):
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
             hyper={**hyper, "penalty": penalty_strength / sample_weight.sum()},
-            previous=previous)
+            previous=previous,
+            statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
         self.n_iter_ = out.result.n_iter
         self.loss_curve_ = out.result.loss_curve
         return out.coef, out.intercept
 
     def _standardized_fit(self, X, Y, sample_weight, *, objective, scale_targets,
                           hyper, previous, prior: tuple = (None, None),
-                          opt_state: Any = None, **options) -> StandardizedFit:
+                          opt_state: Any = None, statistics: bool = False,
+                          **options) -> StandardizedFit:
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
         `previous` is ``(coef, intercept)`` in user units to start from (warm
         start, or the model so far when streaming); `prior` the moments of
         earlier rows of a stream, merged with those of X and Y; `opt_state`
-        and `options` go to the engine.
+        and `options` go to the engine. With `statistics` (squared error
+        only), the solver iterates on the data's sufficient statistics
+        instead of the rows (see :mod:`._statistics`).
         """
         n_samples, n_features = X.shape
         center = self.fit_intercept and self.standardize
@@ -87,10 +92,36 @@ class LinearGradientModel(GradientFitMixin):
         y_moments, y_stats = _column_statistics(
             Y, sample_weight, prior[1], self.standardize and scale_targets, center)
 
+        if statistics:
+            objective, data, weights, n_stated = statistics_problem(
+                X, Y, sample_weight, x_stats, y_stats, center_x=center,
+                center_y=center and scale_targets,
+                n_rows=bucket_rows(n_samples, **PAD_CHEAP_ROWS))
+        else:
+            data, weights = self._fitting_rows(X, Y, sample_weight, x_stats, y_stats,
+                                               center, scale_targets)
+            n_stated = None
+
+        params = _starting_point(previous, x_stats, y_stats, n_features, Y.shape[1],
+                                 X.dtype, self.fit_intercept)
+        result = self._minimize(objective, params, data, weights, hyper,
+                                opt_state=opt_state, n_samples=n_stated, **options)
+        intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
+        coef, intercept = unscale_linear(result.params["coef"], intercept,
+                                         x_stats, y_stats)
+        if not self.fit_intercept:
+            intercept = np.zeros_like(intercept)
+        return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
+                               result, x_moments, y_moments)
+
+    def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
+                      scale_targets):
+        """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights."""
         # One copy of X: standardised straight into a buffer whose row count is
         # rounded up (rows of zero weight), so that folds of similar sizes share
         # compiled code. Mini-batches keep the exact rows they shuffle. Aligned,
         # so that JAX uses the buffers without a second copy.
+        n_samples, n_features = X.shape
         n_rows = n_samples
         if self.batch_size is None:
             n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
@@ -101,18 +132,7 @@ class LinearGradientModel(GradientFitMixin):
         standardize(Y, y_stats, center=center and scale_targets,
                     out=Y_fit[:n_samples])
         weights[:n_samples] = sample_weight
-
-        params = _starting_point(previous, x_stats, y_stats, n_features, Y.shape[1],
-                                 X.dtype, self.fit_intercept)
-        result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper,
-                                opt_state=opt_state, **options)
-        intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
-        coef, intercept = unscale_linear(result.params["coef"], intercept,
-                                         x_stats, y_stats)
-        if not self.fit_intercept:
-            intercept = np.zeros_like(intercept)
-        return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
-                               result, x_moments, y_moments)
+        return (X_fit, Y_fit), weights
 
     def _decision(self, X):
         check_is_fitted(self)

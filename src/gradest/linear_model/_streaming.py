@@ -12,6 +12,7 @@ import numpy as np
 
 from .._engine import solver_spec
 from .._scaling import Moments
+from ._statistics import use_statistics
 
 __all__ = ["StreamingMixin"]
 
@@ -56,7 +57,11 @@ class StreamingMixin:
             previous=previous,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
-            max_iter=1, fixed_steps=True)
+            max_iter=1, fixed_steps=True,
+            # Squared error steps on the chunk's sufficient statistics, as fit
+            # does on the whole data's, so that calls on the whole data take
+            # exactly fit's steps (see _statistics.py).
+            statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
         new = _Stream(out.x_moments, out.y_moments, total_weight, out.result.opt_state)
         return self._record_stream(out.result, new, out.coef, out.intercept,
                                    X.shape[0])
