@@ -4,18 +4,28 @@ With squared error, the weighted mean loss of ``X @ coef + intercept``,
 
     0.5 * sum_i w_i ||coef' x_i + intercept - y_i||^2 / sum_i w_i,
 
-depends on the rows only through the weighted cross-products of the
-(standardised) data, normalised by the total weight ``sum_i w_i``:
+depends on the rows only through their weighted means ``m_x``, ``m_y`` and
+their weighted cross-products about those means, normalised by the total
+weight ``sum_i w_i``:
 
-    G = X'WX,  B = X'WY,  c = tr(Y'WY),  m_x = X'w,  m_y = Y'w  (all / sum w),
+    G = (X - m_x)'W(X - m_x),  B = (X - m_x)'W(Y - m_y),
+    c = tr((Y - m_y)'W(Y - m_y)),
 
-as ``0.5 * (tr(coef' G coef) - 2 tr(coef' B) + c + 2 intercept' coef' m_x
-+ ||intercept||^2 - 2 intercept' m_y)``. The intercept terms are kept
-although centring makes the means zero up to rounding: the statistics
-objective is then the data objective in exact arithmetic, with or without
-centring. One blocked pass builds them (O(n p^2), in BLAS), after which every
-iteration costs O(p^2) instead of a pass over the n rows; the solver, its
-learning rate and its iterates are those of the data path, up to rounding.
+as ``0.5 * (tr(coef' G coef) - 2 tr(coef' B) + c + ||coef' m_x + intercept -
+m_y||^2)``: the statistics objective is the data objective in exact
+arithmetic, with or without centring and intercept. The moments are kept
+about the means, not about zero, even when the fit does not centre: the
+error of the fitted means is then computed as a residual, not as a
+difference of large sums (uncentred data would otherwise lose the digits of
+the objective's value to cancellation). With centring the means are zero up
+to rounding and the intercept decouples from the coefficients.
+
+One blocked pass builds the statistics (O(n p^2), in BLAS), after which
+every iteration costs O(p^2) instead of a pass over the n rows; the solver,
+its learning rate and its iterates are those of the rows, up to rounding.
+Each block is centred about its own mean and merged exactly into the running
+statistics (Chan, Golub and LeVeque's update, jointly for X and Y), so no sum
+of squares of uncentred values is ever formed.
 
 The statistics are accumulated in float64 whatever the data's precision:
 float32 rows are exact float64 numbers, so the float64 statistics, and the
@@ -47,20 +57,20 @@ _MAX_FEATURES = 2048
 
 
 class LeastSquaresStatistics(NamedTuple):
-    """Weighted cross-products of standardised data, normalised by `weight`.
+    """Weighted moments of standardised data, normalised by `weight`.
 
     Attributes
     ----------
     gram : ndarray of shape (n_features, n_features)
-        ``X'WX / weight``.
+        ``(X - m_x)'W(X - m_x) / weight``.
     cross : ndarray of shape (n_features, n_outputs)
-        ``X'WY / weight``.
+        ``(X - m_x)'W(Y - m_y) / weight``.
     y_square : ndarray of shape ()
-        ``tr(Y'WY) / weight``.
+        ``tr((Y - m_y)'W(Y - m_y)) / weight``.
     x_mean : ndarray of shape (n_features,)
-        ``X'w / weight`` (zero up to rounding when centred).
+        ``m_x = X'w / weight`` (zero up to rounding when centred).
     y_mean : ndarray of shape (n_outputs,)
-        ``Y'w / weight``.
+        ``m_y = Y'w / weight``.
     weight : float
         Total sample weight the statistics are normalised by.
     """
@@ -101,31 +111,42 @@ def least_squares_statistics(X: np.ndarray, Y: np.ndarray, sample_weight: np.nda
 
     Each block is standardised with the weighted means and scales already
     computed (``(a - mean) / scale``, constant columns zero when centred, as
-    :func:`gradest._scaling.standardize` does), so that the cross-products
-    are of centred data and lose nothing to cancellation.
+    :func:`gradest._scaling.standardize` does), centred about its own mean
+    and merged into the statistics of the blocks before it.
     """
-    n_features, n_outputs = X.shape[1], Y.shape[1]
-    gram = np.zeros((n_features, n_features))
-    cross = np.zeros((n_features, n_outputs))
-    x_sum, y_sum = np.zeros(n_features), np.zeros(n_outputs)
-    y_square = 0.0
+    n_features = X.shape[1]
+    n_columns = n_features + Y.shape[1]
+    # X and Y side by side: one product of a block with itself gives its
+    # parts of all three cross-products (a symmetric rank-k update).
+    weight, mean, moment = 0.0, np.zeros(n_columns), np.zeros((n_columns, n_columns))
     for start in range(0, X.shape[0], _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         weights = sample_weight[rows].astype(np.float64)
-        xs = _standardized_block(X[rows], x_stats, center_x)
-        ys = _standardized_block(Y[rows], y_stats, center_y)
-        weighted = xs * weights[:, None]
-        gram += weighted.T @ xs
-        cross += weighted.T @ ys
-        x_sum += weights @ xs
-        y_sum += weights @ ys
-        y_square += float(weights @ np.einsum("ij,ij->i", ys, ys))
-    total = float(sample_weight.sum(dtype=np.float64))
+        block_weight = float(weights.sum())
+        if block_weight == 0:
+            continue
+        block = np.empty((weights.shape[0], n_columns))
+        _standardize_into(block[:, :n_features], X[rows], x_stats, center_x)
+        _standardize_into(block[:, n_features:], Y[rows], y_stats, center_y)
+        block_mean = (weights @ block) / block_weight
+        block -= block_mean
+        block *= np.sqrt(weights)[:, None]
+        # Chan, Golub and LeVeque's merge of centred cross-products.
+        total = weight + block_weight
+        delta = block_mean - mean
+        moment += block.T @ block + np.outer(delta, delta) * (
+            weight * block_weight / total)
+        mean += delta * (block_weight / total)
+        weight = total
+    if weight == 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    moment /= weight
     # Symmetric, so that the objective's quadratic form has a symmetric Hessian.
-    gram = 0.5 * (gram + gram.T)
-    return LeastSquaresStatistics(gram / total, cross / total,
-                                  np.asarray(y_square / total), x_sum / total,
-                                  y_sum / total, total)
+    moment = 0.5 * (moment + moment.T)
+    return LeastSquaresStatistics(
+        gram=moment[:n_features, :n_features], cross=moment[:n_features, n_features:],
+        y_square=np.asarray(np.trace(moment[n_features:, n_features:])),
+        x_mean=mean[:n_features], y_mean=mean[n_features:], weight=weight)
 
 
 def statistics_problem(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray,
@@ -146,12 +167,13 @@ def statistics_problem(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray,
     return StatisticsObjective(), data, np.ones(1, dtype), n_rows
 
 
-def _standardized_block(block: np.ndarray, stats: Standardization,
-                        center: bool) -> np.ndarray:
-    out = (block.astype(np.float64) - stats.mean) / stats.scale
+def _standardize_into(out: np.ndarray, block: np.ndarray, stats: Standardization,
+                      center: bool) -> None:
+    """``(block - mean) / scale`` in float64, as the rows are standardised."""
+    np.subtract(block, stats.mean, out=out)
+    out /= stats.scale
     if center and stats.constant.any():
         out[:, stats.constant] = 0
-    return out
 
 
 @dataclass(frozen=True)
@@ -169,10 +191,10 @@ class StatisticsObjective:
     def __call__(self, params, data, weights, hyper):
         gram, cross, y_square, x_mean, y_mean = data
         coef = params["coef"]
-        twice_loss = (jnp.sum(coef * (gram @ coef)) - 2 * jnp.sum(coef * cross)
-                      + y_square)
+        # The error of the fitted means, as a residual (no cancellation).
+        mean_residual = x_mean @ coef - y_mean
         if "intercept" in params:
-            intercept = params["intercept"]
-            twice_loss += (2 * intercept @ (x_mean @ coef) + intercept @ intercept
-                           - 2 * intercept @ y_mean)
+            mean_residual = mean_residual + params["intercept"]
+        twice_loss = (jnp.sum(coef * (gram @ coef)) - 2 * jnp.sum(coef * cross)
+                      + y_square + jnp.sum(mean_residual**2))
         return 0.5 * twice_loss + 0.5 * hyper["penalty"] * jnp.sum(coef**2)
