@@ -13,9 +13,18 @@ from sklearn.preprocessing import StandardScaler
 import gradest.linear_model._fit as fit_module
 from gradest import GradLinearRegression
 from gradest._engine import Problem, Settings, minimize
-from gradest._scaling import fit_standardization, identity_standardization, standardize
+from gradest._scaling import (
+    compute_moments,
+    fit_standardization,
+    identity_standardization,
+    standardize,
+)
 from gradest.linear_model._objective import LinearObjective
-from gradest.linear_model._statistics import statistics_problem, use_statistics
+from gradest.linear_model._statistics import (
+    row_moments,
+    statistics_problem,
+    use_statistics,
+)
 
 EPS = np.finfo(np.float64).eps
 DIABETES = load_diabetes(return_X_y=True)
@@ -44,8 +53,8 @@ def _both_problems(X, Y, weights, center, scale):
         y_stats = identity_standardization(Y.shape[1], Y.dtype)
     rows = (standardize(X, x_stats, center=center), standardize(Y, y_stats,
                                                                  center=center))
-    statistics = statistics_problem(X, Y, weights, x_stats, y_stats, center_x=center,
-                                    center_y=center, n_rows=len(X))
+    statistics = statistics_problem(row_moments(X, Y, weights), x_stats, y_stats,
+                                    center_x=center, center_y=center, n_rows=len(X))
     return rows, statistics
 
 
@@ -225,7 +234,7 @@ def test_statistics_path_is_taken_for_full_batch_least_squares(changes, expected
     original = fit_module.statistics_problem
 
     def spy(*args, **kwargs):
-        calls.append(args[0].shape)
+        calls.append(args[0].weight)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(fit_module, "statistics_problem", spy)
@@ -241,3 +250,22 @@ def test_few_rows_per_feature_stay_on_the_rows():
     assert not use_statistics("squared_error", None, 399, 100)
     assert not use_statistics("squared_error", None, 10**6, 4096)
     assert not use_statistics("huber", None, 10**6, 10)
+
+
+def test_one_pass_gives_the_moments_of_the_standardisation():
+    # Far from zero and in several blocks: the centred merge must keep the
+    # variances that a sum of squares about zero would lose.
+    X, Y, weights = _problem_data(n_samples=70_000, n_features=3, n_outputs=1)
+    X = X + 1e6
+    rows = row_moments(X, Y, weights)
+    for part, A in ((slice(None, 3), X), (slice(3, None), Y)):
+        expected = compute_moments(A, weights)
+        got = rows.columns(part)
+        assert got.weight == pytest.approx(expected.weight, rel=1e-12)
+        assert got.count == expected.count
+        np.testing.assert_allclose(got.mean, expected.mean, rtol=1e-12)
+        np.testing.assert_allclose(got.m2, expected.m2, rtol=1e-8)
+    centred = X - np.average(X, axis=0, weights=weights)
+    np.testing.assert_allclose(rows.moment[:3, :3],
+                               (centred * weights[:, None]).T @ centred,
+                               rtol=1e-8, atol=1e-8 * rows.moment[0, 0])

@@ -25,7 +25,7 @@ from .._scaling import (
     standardize,
     unscale_linear,
 )
-from ._statistics import statistics_problem, use_statistics
+from ._statistics import row_moments, statistics_problem, use_statistics
 
 __all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "LinearGradientModel",
            "StandardizedFit"]
@@ -87,14 +87,18 @@ class LinearGradientModel(GradientFitMixin):
         """
         n_samples, n_features = X.shape
         center = self.fit_intercept and self.standardize
+        # The statistics' one pass over the rows also gives the column moments.
+        rows = row_moments(X, Y, sample_weight) if statistics else None
         x_moments, x_stats = _column_statistics(
-            X, sample_weight, prior[0], self.standardize, center)
+            X, sample_weight, prior[0], self.standardize, center,
+            rows and rows.columns(slice(None, n_features)))
         y_moments, y_stats = _column_statistics(
-            Y, sample_weight, prior[1], self.standardize and scale_targets, center)
+            Y, sample_weight, prior[1], self.standardize and scale_targets, center,
+            rows and rows.columns(slice(n_features, None)))
 
         if statistics:
             objective, data, weights, n_stated = statistics_problem(
-                X, Y, sample_weight, x_stats, y_stats, center_x=center,
+                rows, x_stats, y_stats, center_x=center,
                 center_y=center and scale_targets,
                 n_rows=bucket_rows(n_samples, **PAD_CHEAP_ROWS))
         else:
@@ -140,14 +144,17 @@ class LinearGradientModel(GradientFitMixin):
         return X @ self.coef_.T + self.intercept_
 
 
-def _column_statistics(A, sample_weight, prior, scale, center):
+def _column_statistics(A, sample_weight, prior, scale, center, moments=None):
     """Moments of A's columns (merged with `prior`) and the standardisation.
 
     Without `scale` the columns are left as they are and no moments are kept.
+    `moments` are A's own, if already computed.
     """
     if not scale:
         return None, identity_standardization(A.shape[1], A.dtype)
-    moments = merge_moments(prior, compute_moments(A, sample_weight))
+    if moments is None:
+        moments = compute_moments(A, sample_weight)
+    moments = merge_moments(prior, moments)
     return moments, standardization_from_moments(
         moments, center=center, scale=True, dtype=A.dtype)
 

@@ -20,12 +20,14 @@ difference of large sums (uncentred data would otherwise lose the digits of
 the objective's value to cancellation). With centring the means are zero up
 to rounding and the intercept decouples from the coefficients.
 
-One blocked pass builds the statistics (O(n p^2), in BLAS), after which
-every iteration costs O(p^2) instead of a pass over the n rows; the solver,
-its learning rate and its iterates are those of the rows, up to rounding.
-Each block is centred about its own mean and merged exactly into the running
-statistics (Chan, Golub and LeVeque's update, jointly for X and Y), so no sum
-of squares of uncentred values is ever formed.
+One blocked pass over the raw rows builds their means and centred
+cross-products (O(n p^2), in BLAS; each block centred about its own mean and
+merged exactly into the blocks before it, Chan, Golub and LeVeque's update,
+jointly for X and Y, so no sum of squares of uncentred values is ever
+formed). The same pass gives the column moments of the standardisation, and
+standardising the statistics is then a matter of p x p arithmetic. Every
+iteration costs O(p^2) instead of a pass over the n rows; the solver, its
+learning rate and its iterates are those of the rows, up to rounding.
 
 The statistics are accumulated in float64 whatever the data's precision:
 float32 rows are exact float64 numbers, so the float64 statistics, and the
@@ -39,10 +41,11 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from .._scaling import Standardization
+from .._scaling import Moments, Standardization
 
-__all__ = ["LeastSquaresStatistics", "StatisticsObjective", "least_squares_statistics",
-           "statistics_problem", "statistics_dtype", "use_statistics"]
+__all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
+           "least_squares_statistics", "row_moments", "statistics_dtype",
+           "statistics_problem", "use_statistics"]
 
 # Rows per block of the pass: bounds its temporaries (a block of float64
 # standardised rows) to a few tens of MB.
@@ -104,54 +107,97 @@ def statistics_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def least_squares_statistics(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray,
-                             x_stats: Standardization, y_stats: Standardization, *,
-                             center_x: bool, center_y: bool) -> LeastSquaresStatistics:
-    """The statistics of the standardised data, in one blocked float64 pass.
+class RowMoments(NamedTuple):
+    """Weighted means and centred cross-products of [X, Y]'s columns, in float64.
 
-    Each block is standardised with the weighted means and scales already
-    computed (``(a - mean) / scale``, constant columns zero when centred, as
-    :func:`gradest._scaling.standardize` does), centred about its own mean
-    and merged into the statistics of the blocks before it.
+    Attributes
+    ----------
+    weight : float
+        Sum of the weights.
+    count : int
+        Number of rows with positive weight.
+    mean : ndarray of shape (n_columns,)
+        Weighted column means.
+    moment : ndarray of shape (n_columns, n_columns)
+        Weighted sum of the products of deviations from `mean`.
+    """
+
+    weight: float
+    count: int
+    mean: np.ndarray
+    moment: np.ndarray
+
+    def columns(self, part: slice) -> Moments:
+        """The :class:`~gradest._scaling.Moments` of some of the columns."""
+        return Moments(self.weight, self.count, self.mean[part],
+                       np.diag(self.moment)[part].copy())
+
+
+def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowMoments:
+    """Means and centred cross-products of X and Y, in one blocked float64 pass.
+
+    Each block is centred about its own weighted mean and merged into the
+    blocks before it (Chan, Golub and LeVeque's update), so no sum of
+    squares of uncentred values is ever formed; the same pass gives the
+    column moments that standardisation needs.
     """
     n_features = X.shape[1]
     n_columns = n_features + Y.shape[1]
-    # X and Y side by side: one product of a block with itself gives its
-    # parts of all three cross-products (a symmetric rank-k update).
-    weight, mean, moment = 0.0, np.zeros(n_columns), np.zeros((n_columns, n_columns))
+    weight, count = 0.0, 0
+    mean, moment = np.zeros(n_columns), np.zeros((n_columns, n_columns))
     for start in range(0, X.shape[0], _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         weights = sample_weight[rows].astype(np.float64)
         block_weight = float(weights.sum())
         if block_weight == 0:
             continue
+        # X and Y side by side: one product of a block with itself gives its
+        # parts of all three cross-products (a symmetric rank-k update).
         block = np.empty((weights.shape[0], n_columns))
-        _standardize_into(block[:, :n_features], X[rows], x_stats, center_x)
-        _standardize_into(block[:, n_features:], Y[rows], y_stats, center_y)
+        block[:, :n_features] = X[rows]
+        block[:, n_features:] = Y[rows]
         block_mean = (weights @ block) / block_weight
         block -= block_mean
         block *= np.sqrt(weights)[:, None]
-        # Chan, Golub and LeVeque's merge of centred cross-products.
         total = weight + block_weight
         delta = block_mean - mean
         moment += block.T @ block + np.outer(delta, delta) * (
             weight * block_weight / total)
         mean += delta * (block_weight / total)
-        weight = total
+        weight, count = total, count + int(np.count_nonzero(weights))
     if weight == 0:
         raise ValueError("sample_weight must have a positive sum.")
-    moment /= weight
     # Symmetric, so that the objective's quadratic form has a symmetric Hessian.
-    moment = 0.5 * (moment + moment.T)
+    return RowMoments(weight, count, mean, 0.5 * (moment + moment.T))
+
+
+def least_squares_statistics(moments: RowMoments, x_stats: Standardization,
+                             y_stats: Standardization, *, center_x: bool,
+                             center_y: bool) -> LeastSquaresStatistics:
+    """The statistics of the standardised rows, from those of the raw rows.
+
+    Standardising ``(a - mean) / scale`` moves the means and divides the
+    centred cross-products by the scales; constant columns become zero when
+    centred, as in :func:`gradest._scaling.standardize`.
+    """
+    n_features = x_stats.mean.shape[0]
+    offset = np.concatenate([x_stats.mean, y_stats.mean]).astype(np.float64)
+    scale = np.concatenate([x_stats.scale, y_stats.scale]).astype(np.float64)
+    mean = (moments.mean - offset) / scale
+    moment = moments.moment / np.outer(scale, scale) / moments.weight
+    zero = np.concatenate([x_stats.constant & center_x, y_stats.constant & center_y])
+    mean[zero] = 0
+    moment[zero, :] = 0
+    moment[:, zero] = 0
     return LeastSquaresStatistics(
         gram=moment[:n_features, :n_features], cross=moment[:n_features, n_features:],
         y_square=np.asarray(np.trace(moment[n_features:, n_features:])),
-        x_mean=mean[:n_features], y_mean=mean[n_features:], weight=weight)
+        x_mean=mean[:n_features], y_mean=mean[n_features:], weight=moments.weight)
 
 
-def statistics_problem(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray,
-                       x_stats: Standardization, y_stats: Standardization, *,
-                       center_x: bool, center_y: bool, n_rows: int):
+def statistics_problem(moments: RowMoments, x_stats: Standardization,
+                       y_stats: Standardization, *, center_x: bool, center_y: bool,
+                       n_rows: int):
     """The engine's view of a least-squares fit on the statistics of its rows.
 
     Returns ``(objective, data, weights, n_samples)`` for
@@ -159,21 +205,12 @@ def statistics_problem(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray,
     count the fit on the rows would average over, so that the tolerance
     floor, and with it the meaning of ``tol``, is that of the rows.
     """
-    stats = least_squares_statistics(X, Y, sample_weight, x_stats, y_stats,
-                                     center_x=center_x, center_y=center_y)
-    dtype = statistics_dtype(X.dtype)
+    stats = least_squares_statistics(moments, x_stats, y_stats, center_x=center_x,
+                                     center_y=center_y)
+    dtype = statistics_dtype(x_stats.mean.dtype)
     data = tuple(np.asarray(a, dtype) for a in stats[:5])
     # One placeholder "row": the statistics are whole on every device.
     return StatisticsObjective(), data, np.ones(1, dtype), n_rows
-
-
-def _standardize_into(out: np.ndarray, block: np.ndarray, stats: Standardization,
-                      center: bool) -> None:
-    """``(block - mean) / scale`` in float64, as the rows are standardised."""
-    np.subtract(block, stats.mean, out=out)
-    out /= stats.scale
-    if center and stats.constant.any():
-        out[:, stats.constant] = 0
 
 
 @dataclass(frozen=True)
