@@ -531,9 +531,50 @@ def large_linear(quick):
                       else "this system cannot reset its peak memory"),
                 rss_mb=memory["peak_rss_mb"], unit="copies"),
         ]
+    rows += _least_squares_rows(case, quick)
     # Each size is a new shape, so that every first fit compiles.
     plot = call_in_subprocess("fit_time_against_size", sizes=sweep_sizes)["points"]
     return {"rows": rows, "plot": plot}
+
+
+def least_squares_first_fit(n_rows, n_features):
+    """A default (adam) regression fit in a fresh process, against LinearRegression.
+
+    Squared error with many more rows than features: the solver iterates on
+    the sufficient statistics. The first fit compiles; LinearRegression is
+    timed after it in the same process, the median of three.
+    """
+    X, y = _large_problem("regression", n_rows, n_features)
+    with CompileCounter() as compiles:
+        first_s, model = timed(lambda: GradLinearRegression().fit(X, y))
+    medians = interleaved_medians({"sklearn": lambda: LinearRegression().fit(X, y)},
+                                  repeats=3)
+    reference = LinearRegression().fit(X, y)
+    error = float(np.max(np.abs(model.coef_ - reference.coef_)
+                         / np.abs(reference.coef_)))
+    return {"first_s": first_s, "sklearn_s": medians["sklearn"],
+            "n_iter": model.n_iter_, "compiles": compiles.count,
+            "coef_error": error}
+
+
+def _least_squares_rows(case, quick):
+    """Default-solver least squares on statistics: 200,000 x 50 and 10^6 x 20."""
+    shapes = ([(20_000, 50), (100_000, 20)] if quick
+              else [(200_000, 50), (1_000_000, 20)])
+    rows = []
+    for n_rows, n_features in shapes:
+        r = call_in_subprocess("least_squares_first_fit", n_rows=n_rows,
+                               n_features=n_features)
+        met = r["first_s"] <= r["sklearn_s"] and r["coef_error"] <= 1e-6
+        rows.append(row(
+            case, f"regression {n_rows:,} x {n_features}, default solver (adam) on "
+            "sufficient statistics, first fit (compiles)", r["first_s"],
+            sklearn_s=r["sklearn_s"], sklearn_name="LinearRegression",
+            target="<= scikit-learn, coef. within 1e-6", met=met,
+            note=f"{r['n_iter']} iterations, {r['compiles']} compilation(s), "
+                 f"max relative coef. difference {r['coef_error']:.1e}",
+            rss_mb=r["peak_rss_mb"]))
+    return rows
 
 
 # --- 5. UKR ------------------------------------------------------------------------
@@ -662,6 +703,7 @@ CALLS = {
     "first_fit_in_fresh_process": first_fit_in_fresh_process,
     "grid_search_one_solver": grid_search_one_solver,
     "large_linear_one": large_linear_one,
+    "least_squares_first_fit": least_squares_first_fit,
     "warm_fit_memory": warm_fit_memory,
     "fit_time_against_size": fit_time_against_size,
     "ukr_fit": ukr_fit,

@@ -36,6 +36,7 @@ from .._scaling import (
     unscale_linear,
 )
 from ._objective import SCALE_PARAM
+from ._statistics import row_moments, statistics_problem, use_statistics
 
 __all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "LinearGradientModel",
            "StandardizedFit"]
@@ -81,14 +82,16 @@ class LinearGradientModel(GradientFitMixin):
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
             hyper={**hyper, "penalty": penalty_strength / sample_weight.sum()},
-            previous=previous)
+            previous=previous,
+            statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
         self.n_iter_ = out.result.n_iter
-        self.loss_curve_ = out.result.loss_curve
+        self.loss_curve_ = out.result.loss_curve.astype(X.dtype)
         return out.coef, out.intercept
 
     def _standardized_fit(self, X, Y, sample_weight, *, objective, scale_targets,
                           hyper, previous, prior: tuple = (None, None),
-                          opt_state: Any = None, **options) -> StandardizedFit:
+                          opt_state: Any = None, statistics: bool = False,
+                          **options) -> StandardizedFit:
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
         `previous` is ``(coef, intercept)`` in user units to start from (warm
@@ -100,41 +103,46 @@ class LinearGradientModel(GradientFitMixin):
         user's units); X alone is standardised, which keeps the un-scaling
         exact. A loss with a concomitant scale records it as ``scale_``, in
         the units of Y, here: the one place both ``fit`` and ``partial_fit``
-        pass through.
+        pass through. With `statistics` (squared error only), the solver
+        iterates on the data's sufficient statistics instead of the rows (see
+        :mod:`._statistics`).
         """
         n_samples, n_features = X.shape
         center = self.fit_intercept and self.standardize
+        # Cross-products of columns beyond float64's range (a column in units
+        # of 1e300) would overflow or underflow; their rows are fitted instead.
+        statistics = statistics and _moderate(X) and _moderate(Y)
+        # The statistics' one pass over the rows also gives the column moments.
+        rows = row_moments(X, Y, sample_weight) if statistics else None
         x_moments, x_stats = _column_statistics(
-            X, sample_weight, prior[0], self.standardize, center)
+            X, sample_weight, prior[0], self.standardize, center,
+            rows and rows.columns(slice(None, n_features)))
         y_moments, y_stats = _column_statistics(
-            Y, sample_weight, prior[1], self.standardize and scale_targets, center)
+            Y, sample_weight, prior[1], self.standardize and scale_targets, center,
+            rows and rows.columns(slice(n_features, None)))
 
-        # One copy of X: standardised straight into a buffer whose row count is
-        # rounded up (rows of zero weight) and whose column count is rounded up
-        # (columns of zeros, whose coefficients stay zero), so that folds of
-        # similar sizes and feature subsets share compiled code. Mini-batches
-        # keep the exact rows they shuffle. Aligned, so that JAX uses the
-        # buffers without a second copy.
-        n_rows = n_samples
-        if self.batch_size is None:
-            n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
-        n_columns = bucket_columns(n_features, n_rows)
-        X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
-        Y_fit = aligned_zeros((n_rows, Y.shape[1]), X.dtype)
-        weights = np.zeros(n_rows, dtype=X.dtype)
-        standardize(X, x_stats, center=center, out=X_fit[:n_samples, :n_features])
-        standardize(Y, y_stats, center=center and scale_targets,
-                    out=Y_fit[:n_samples])
-        weights[:n_samples] = sample_weight
+        if statistics:
+            fitted, data, weights, _ = statistics_problem(
+                rows, x_stats, y_stats, center_x=center,
+                center_y=center and scale_targets,
+                n_rows=bucket_rows(n_samples, **PAD_CHEAP_ROWS))
+            n_columns = n_features
+        else:
+            fitted = objective
+            data, weights = self._fitting_rows(X, Y, sample_weight, x_stats, y_stats,
+                                               center, scale_targets)
+            n_columns = data[0].shape[1]
 
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
         if previous is None and self.fit_intercept and not scale_targets:
-            params["intercept"] = _starting_intercept(
-                objective, Y_fit, weights, hyper, Y, sample_weight)
+            params["intercept"] = (
+                rows.mean[n_features:].astype(X.dtype) if statistics else
+                _starting_intercept(objective, data[1], weights, hyper, Y,
+                                    sample_weight))
         if objective.estimates_scale:
             params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
-        result = self._minimize(objective, params, (X_fit, Y_fit), weights, hyper,
+        result = self._minimize(fitted, params, data, weights, hyper,
                                 opt_state=opt_state, **options)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
         coef, intercept = unscale_linear(result.params["coef"][:n_features],
@@ -149,20 +157,58 @@ class LinearGradientModel(GradientFitMixin):
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
                                result, x_moments, y_moments, scale)
 
+    def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
+                      scale_targets):
+        """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights."""
+        # One copy of X: standardised straight into a buffer whose row count is
+        # rounded up (rows of zero weight) and whose column count is rounded up
+        # (columns of zeros, whose coefficients stay zero), so that folds of
+        # similar sizes and feature subsets share compiled code. Mini-batches
+        # keep the exact rows they shuffle. Aligned, so that JAX uses the
+        # buffers without a second copy.
+        n_samples, n_features = X.shape
+        n_rows = n_samples
+        if self.batch_size is None:
+            n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
+        n_columns = bucket_columns(n_features, n_rows)
+        X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
+        Y_fit = aligned_zeros((n_rows, Y.shape[1]), X.dtype)
+        weights = np.zeros(n_rows, dtype=X.dtype)
+        standardize(X, x_stats, center=center, out=X_fit[:n_samples, :n_features])
+        standardize(Y, y_stats, center=center and scale_targets,
+                    out=Y_fit[:n_samples])
+        weights[:n_samples] = sample_weight
+        return (X_fit, Y_fit), weights
+
     def _decision(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         return X @ self.coef_.T + self.intercept_
 
 
-def _column_statistics(A, sample_weight, prior, scale, center):
+# Columns whose largest magnitude lies in this range have cross-products
+# well inside float64's.
+_MODERATE = (1e-100, 1e100)
+
+
+def _moderate(A) -> bool:
+    """Whether every nonzero column of `A` has magnitudes in `_MODERATE`."""
+    largest = np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
+    nonzero = largest[largest > 0]
+    return bool(np.all((nonzero >= _MODERATE[0]) & (nonzero <= _MODERATE[1])))
+
+
+def _column_statistics(A, sample_weight, prior, scale, center, moments=None):
     """Moments of A's columns (merged with `prior`) and the standardisation.
 
     Without `scale` the columns are left as they are and no moments are kept.
+    `moments` are A's own, if already computed.
     """
     if not scale:
         return None, identity_standardization(A.shape[1], A.dtype)
-    moments = merge_moments(prior, compute_moments(A, sample_weight))
+    if moments is None:
+        moments = compute_moments(A, sample_weight)
+    moments = merge_moments(prior, moments)
     return moments, standardization_from_moments(
         moments, center=center, scale=True, dtype=A.dtype)
 

@@ -253,7 +253,11 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         for one pass (after k passes over the same rows it is then k times
         weaker than in `fit`). With `average`, `coef_` is the running average of the
         iterates. Each call is one epoch over the chunk: one
-        step with ``batch_size=None``, else shuffled mini-batches.
+        step with ``batch_size=None``, else shuffled mini-batches. With squared
+        error and ``batch_size=None``, a chunk of at least four rows per
+        feature takes its step on its sufficient statistics, as `fit` does
+        (see :ref:`scaling`): the step on the rows up to rounding, and calls
+        on the whole data set take exactly `fit`'s steps.
 
         Parameters
         ----------

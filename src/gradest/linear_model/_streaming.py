@@ -12,6 +12,7 @@ import numpy as np
 
 from .._engine import solver_spec
 from .._scaling import Moments
+from ._statistics import use_statistics
 
 __all__ = ["StreamingMixin"]
 
@@ -63,7 +64,12 @@ class StreamingMixin:
             previous=previous,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
-            max_iter=1, fixed_steps=True, **carried)
+            max_iter=1, fixed_steps=True,
+            # Squared error steps on the chunk's sufficient statistics, as fit
+            # does on the whole data's, so that calls on the whole data take
+            # exactly fit's steps (see _statistics.py).
+            statistics=use_statistics(objective.loss, self.batch_size, *X.shape),
+            **carried)
         new = _Stream(out.x_moments, out.y_moments, total_weight,
                       out.result.opt_state, reference=out.result.reference)
         return self._record_stream(out.result, new, out.coef, out.intercept,
@@ -78,9 +84,11 @@ class StreamingMixin:
         """Store the stream's state; return the model to show (maybe averaged)."""
         previous = getattr(self, "_stream_", None)
         self.n_iter_ = (self.n_iter_ if previous else 0) + result.n_iter
-        # The first call's curve as it is: an empty list would make it float64.
-        self.loss_curve_ = (np.concatenate([self.loss_curve_, result.loss_curve])
-                            if previous else result.loss_curve)
+        # In the precision of the model (statistics are fitted in float64).
+        dtype = coef.dtype
+        curve = result.loss_curve.astype(dtype)
+        self.loss_curve_ = (np.concatenate([self.loss_curve_, curve])
+                            if previous else curve)
         n_seen = (previous.n_seen if previous else 0) + n_samples
         average, n_averaged = (previous.average, previous.n_averaged) if previous \
             else (None, 0)

@@ -1,0 +1,242 @@
+"""Least squares on sufficient statistics: the data enter through X'WX, X'WY, Y'WY.
+
+With squared error, the weighted mean loss of ``X @ coef + intercept``,
+
+    0.5 * sum_i w_i ||coef' x_i + intercept - y_i||^2 / sum_i w_i,
+
+depends on the rows only through their weighted means ``m_x``, ``m_y`` and
+their weighted cross-products about those means, normalised by the total
+weight ``sum_i w_i``:
+
+    G = (X - m_x)'W(X - m_x),  B = (X - m_x)'W(Y - m_y),
+    c = tr((Y - m_y)'W(Y - m_y)),
+
+as ``0.5 * (tr(coef' G coef) - 2 tr(coef' B) + c + ||coef' m_x + intercept -
+m_y||^2)``: the statistics objective is the data objective in exact
+arithmetic, with or without centring and intercept. The moments are kept
+about the means, not about zero, even when the fit does not centre: the
+error of the fitted means is then computed as a residual, not as a
+difference of large sums (uncentred data would otherwise lose the digits of
+the objective's value to cancellation). With centring the means are zero up
+to rounding and the intercept decouples from the coefficients.
+
+One blocked pass over the raw rows builds their means and centred
+cross-products (O(n p^2), in BLAS; each block centred about its own mean and
+merged exactly into the blocks before it, Chan, Golub and LeVeque's update,
+jointly for X and Y, so no sum of squares of uncentred values is ever
+formed). The same pass gives the column moments of the standardisation, and
+standardising the statistics is then a matter of p x p arithmetic. Every
+iteration costs O(p^2) instead of a pass over the n rows; the solver, its
+learning rate and its iterates are those of the rows, up to rounding.
+
+The statistics are accumulated in float64 whatever the data's precision:
+float32 rows are exact float64 numbers, so the float64 statistics, and the
+objective run on them in float64, are the float32 data's exact objective up
+to float64 rounding (see :func:`statistics_dtype`).
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._scaling import Moments, Standardization
+
+__all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
+           "least_squares_statistics", "row_moments", "statistics_dtype",
+           "statistics_problem", "use_statistics"]
+
+# Rows per block of the pass: bounds its temporaries (a block of float64
+# standardised rows) to a few tens of MB.
+_BLOCK_ROWS = 65536
+# The statistics path pays one pass of O(n p^2) and then O(p^2) a step, the
+# data path O(n p) a step: with n >= 4 p the Gram matrix is at most a quarter
+# of the data's size and the pass costs what about p / 2 data-path iterations,
+# which the first-order solvers need many times over. Up to 2048 features the
+# Gram matrix (32 MB in float64) fits easily in memory and cache-friendly BLAS.
+_MIN_ROWS_PER_FEATURE = 4
+_MAX_FEATURES = 2048
+
+
+class LeastSquaresStatistics(NamedTuple):
+    """Weighted moments of standardised data, normalised by `weight`.
+
+    Attributes
+    ----------
+    gram : ndarray of shape (n_features, n_features)
+        ``(X - m_x)'W(X - m_x) / weight``.
+    cross : ndarray of shape (n_features, n_outputs)
+        ``(X - m_x)'W(Y - m_y) / weight``.
+    y_square : ndarray of shape ()
+        ``tr((Y - m_y)'W(Y - m_y)) / weight``.
+    x_mean : ndarray of shape (n_features,)
+        ``m_x = X'w / weight`` (zero up to rounding when centred).
+    y_mean : ndarray of shape (n_outputs,)
+        ``m_y = Y'w / weight``.
+    weight : float
+        Total sample weight the statistics are normalised by.
+    """
+
+    gram: np.ndarray
+    cross: np.ndarray
+    y_square: np.ndarray
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+    weight: float
+
+
+def use_statistics(loss, batch_size, n_samples: int, n_features: int) -> bool:
+    """Whether a fit is cheaper on sufficient statistics than on the rows.
+
+    Only the built-in squared error has them; mini-batches need the rows.
+    """
+    return (isinstance(loss, str) and loss == "squared_error" and batch_size is None
+            and n_features <= _MAX_FEATURES
+            and n_samples >= _MIN_ROWS_PER_FEATURE * n_features)
+
+
+def statistics_dtype(dtype: np.dtype) -> np.dtype:
+    """The precision of the statistics objective: float64 for any input.
+
+    For float32 data the float64 objective is both exact to float64
+    rounding and as cheap (O(p^2) a step), and its tolerance floor is that
+    of float64, so that the default ``tol`` is met instead of stopping at
+    float32's rounding noise; the coefficients are returned as float32.
+    """
+    return np.dtype(np.float64)
+
+
+class RowMoments(NamedTuple):
+    """Weighted means and centred cross-products of [X, Y]'s columns, in float64.
+
+    Attributes
+    ----------
+    weight : float
+        Sum of the weights.
+    count : int
+        Number of rows with positive weight.
+    mean : ndarray of shape (n_columns,)
+        Weighted column means.
+    moment : ndarray of shape (n_columns, n_columns)
+        Weighted sum of the products of deviations from `mean`.
+    """
+
+    weight: float
+    count: int
+    mean: np.ndarray
+    moment: np.ndarray
+
+    def columns(self, part: slice) -> Moments:
+        """The :class:`~gradest._scaling.Moments` of some of the columns.
+
+        In units of a scale of 1: the statistics path only takes columns
+        whose squares are well inside float64's range.
+        """
+        mean = self.mean[part]
+        return Moments(self.weight, self.count, mean,
+                       np.diag(self.moment)[part].copy(), np.ones_like(mean))
+
+
+def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowMoments:
+    """Means and centred cross-products of X and Y, in one blocked float64 pass.
+
+    Each block is centred about its own weighted mean and merged into the
+    blocks before it (Chan, Golub and LeVeque's update), so no sum of
+    squares of uncentred values is ever formed; the same pass gives the
+    column moments that standardisation needs.
+    """
+    n_features = X.shape[1]
+    n_columns = n_features + Y.shape[1]
+    weight, count = 0.0, 0
+    mean, moment = np.zeros(n_columns), np.zeros((n_columns, n_columns))
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        weights = sample_weight[rows].astype(np.float64)
+        block_weight = float(weights.sum())
+        if block_weight == 0:
+            continue
+        # X and Y side by side: one product of a block with itself gives its
+        # parts of all three cross-products (a symmetric rank-k update).
+        block = np.empty((weights.shape[0], n_columns))
+        block[:, :n_features] = X[rows]
+        block[:, n_features:] = Y[rows]
+        block_mean = (weights @ block) / block_weight
+        block -= block_mean
+        block *= np.sqrt(weights)[:, None]
+        total = weight + block_weight
+        delta = block_mean - mean
+        moment += block.T @ block + np.outer(delta, delta) * (
+            weight * block_weight / total)
+        mean += delta * (block_weight / total)
+        weight, count = total, count + int(np.count_nonzero(weights))
+    if weight == 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    # Symmetric, so that the objective's quadratic form has a symmetric Hessian.
+    return RowMoments(weight, count, mean, 0.5 * (moment + moment.T))
+
+
+def least_squares_statistics(moments: RowMoments, x_stats: Standardization,
+                             y_stats: Standardization, *, center_x: bool,
+                             center_y: bool) -> LeastSquaresStatistics:
+    """The statistics of the standardised rows, from those of the raw rows.
+
+    Standardising ``(a - mean) / scale`` moves the means and divides the
+    centred cross-products by the scales; constant columns become zero when
+    centred, as in :func:`gradest._scaling.standardize`.
+    """
+    n_features = x_stats.mean.shape[0]
+    offset = np.concatenate([x_stats.mean, y_stats.mean]).astype(np.float64)
+    scale = np.concatenate([x_stats.scale, y_stats.scale]).astype(np.float64)
+    mean = (moments.mean - offset) / scale
+    moment = moments.moment / np.outer(scale, scale) / moments.weight
+    zero = np.concatenate([x_stats.constant & center_x, y_stats.constant & center_y])
+    mean[zero] = 0
+    moment[zero, :] = 0
+    moment[:, zero] = 0
+    return LeastSquaresStatistics(
+        gram=moment[:n_features, :n_features], cross=moment[:n_features, n_features:],
+        y_square=np.asarray(np.trace(moment[n_features:, n_features:])),
+        x_mean=mean[:n_features], y_mean=mean[n_features:], weight=moments.weight)
+
+
+def statistics_problem(moments: RowMoments, x_stats: Standardization,
+                       y_stats: Standardization, *, center_x: bool, center_y: bool,
+                       n_rows: int):
+    """The engine's view of a least-squares fit on the statistics of its rows.
+
+    Returns ``(objective, data, weights, n_samples)`` for
+    :meth:`gradest._base.GradientFitMixin._minimize`. `n_rows` is the row
+    count the fit on the rows would average over, so that the tolerance
+    floor, and with it the meaning of ``tol``, is that of the rows.
+    """
+    stats = least_squares_statistics(moments, x_stats, y_stats, center_x=center_x,
+                                     center_y=center_y)
+    dtype = statistics_dtype(x_stats.mean.dtype)
+    data = tuple(np.asarray(a, dtype) for a in stats[:5])
+    # One placeholder "row": the statistics are whole on every device.
+    return StatisticsObjective(), data, np.ones(1, dtype), n_rows
+
+
+@dataclass(frozen=True)
+class StatisticsObjective:
+    """Squared error plus the L2 penalty, on :class:`LeastSquaresStatistics`.
+
+    Its value and gradient are those of
+    :class:`~gradest.linear_model._objective.LinearObjective` with squared
+    error on the rows the statistics summarise. The Problem's `data` are the
+    first five statistics; its `weights` are a placeholder, since the
+    statistics already carry the rows' weights. Frozen, so that every fit
+    shares its compiled code.
+    """
+
+    def __call__(self, params, data, weights, hyper):
+        gram, cross, y_square, x_mean, y_mean = data
+        coef = params["coef"]
+        # The error of the fitted means, as a residual (no cancellation).
+        mean_residual = x_mean @ coef - y_mean
+        if "intercept" in params:
+            mean_residual = mean_residual + params["intercept"]
+        twice_loss = (jnp.sum(coef * (gram @ coef)) - 2 * jnp.sum(coef * cross)
+                      + y_square + jnp.sum(mean_residual**2))
+        return 0.5 * twice_loss + 0.5 * hyper["penalty"] * jnp.sum(coef**2)
