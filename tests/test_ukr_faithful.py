@@ -128,10 +128,10 @@ def test_score_of_a_dataframe_does_not_warn_about_feature_names():
         -np.mean(((X - X_back) / model._stats.scale) ** 2), rel=1e-12)
 
 
-def test_pending_engine_rule_gd_rising_objective_is_a_divergence_error():
-    # Needs the engine's rule that a full-batch fit stopping above its
-    # starting objective diverged: with this step size plain gradient
-    # descent overshoots and stops at once, six times above its start.
+def test_gd_rising_objective_is_a_divergence_error():
+    # A full-batch fit stopping above its starting objective diverged: with
+    # this step size plain gradient descent overshoots and stops at once,
+    # six times above its start, where the objective is flat.
     X = load_iris().data
     model = UKR(solver="gd", learning_rate=1e6)
     with pytest.raises(ValueError, match="learning_rate"):

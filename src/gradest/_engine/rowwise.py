@@ -175,6 +175,9 @@ def _empty_slots(block, n_rows, n_components, n_queries, dtype) -> _Slots:
         n_capped=jnp.zeros((), jnp.int32), most_iter=jnp.zeros((), jnp.int32))
 
 
+# Longer than most functions: one compiled program whose loop body closes
+# over the fitted arrays and the static model and loss, so that the queue's
+# bookkeeping (slots, refills, results) stays in one place.
 @partial(jax.jit, static_argnames=("model", "loss", "project", "block"))
 def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, project, block):
     """Levenberg-Marquardt per row, a queue of rows over `block` slots.

@@ -88,6 +88,8 @@ class LinearGradientModel(GradientFitMixin):
         self.loss_curve_ = out.result.loss_curve.astype(X.dtype)
         return out.coef, out.intercept
 
+    # The one fit path of both estimators, fit and partial_fit alike: its
+    # steps (statistics, starting point, engine, un-scaling) read best in order.
     def _standardized_fit(self, X, Y, sample_weight, *, objective, scale_targets,
                           hyper, previous, prior: tuple = (None, None),
                           opt_state: Any = None, statistics: bool = False,
