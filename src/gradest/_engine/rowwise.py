@@ -46,10 +46,10 @@ __all__ = ["RowProblem", "minimize_rows"]
 # few bandwidths apart, so that its model is nearly flat around each of them
 # and steep between them: rows typically travel a few bandwidths from their
 # start and take 10 to 40 iterations. Rows held against the border of the
-# embedding (see RowProblem.project) crawl along it: on a 1,000-point S-curve
-# 64 rows reached a cap of 100 (30 with the loss tolerance below), and 5
-# reach this one, in 0.85 s for all 1,000 rows instead of 0.7 s.
-_LM_MAX_ITER = 300
+# embedding (see RowProblem.project) crawl along it and stop here: 30 of
+# 1,000 rows of an S-curve, 7 of 500 new points on the saddle. A cap of 300
+# halves those counts but costs 1.6 times the time of every transform.
+_LM_MAX_ITER = 100
 # The longest step along any parameter axis: beyond about one unit (a UKR
 # bandwidth) the Gauss-Newton model says little, and where the model is flat
 # its step is huge.
