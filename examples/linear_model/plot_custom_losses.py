@@ -87,16 +87,17 @@ fig.tight_layout()
 # ``ConvergenceWarning``; here that is expected, so we silence it and cap the
 # iterations at 100.
 #
-# The Huber threshold ``epsilon`` is measured in standardised units, that is,
-# in units of the standard deviation of ``y``, not of the residuals. Here the
-# line explains much of ``y``'s spread and the outliers inflate it, so the
-# default ``epsilon=1.35`` treats only the farthest points as outliers; a
-# smaller threshold down-weights them all.
+# The Huber threshold ``epsilon`` is measured in units of a scale of the
+# residuals estimated jointly with the line (Owen's concomitant scale, as in
+# scikit-learn's ``HuberRegressor``), so the outliers cannot inflate it: the
+# default ``epsilon=1.35`` treats about the farthest 5 % of Gaussian residuals
+# as outliers, and ``epsilon=1.1`` (near the smallest it may be, 1) down-weights
+# more.
 
 fits = {
     "squared_error": GradLinearRegression(solver="lbfgs"),
     "huber, epsilon=1.35": GradLinearRegression(loss="huber", solver="lbfgs"),
-    "huber, epsilon=0.1": GradLinearRegression(loss="huber", epsilon=0.1,
+    "huber, epsilon=1.1": GradLinearRegression(loss="huber", epsilon=1.1,
                                                solver="lbfgs"),
     "absolute_error": GradLinearRegression(loss="absolute_error", solver="lbfgs",
                                            max_iter=100),
@@ -143,7 +144,7 @@ ax.fill_between(grid[:, 0], fits["pinball, q=0.1"].predict(grid),
                  alpha=0.15, label="pinball, q=0.1 to 0.9")
 for name, color in [("squared_error", "tab:blue"),
                     ("huber, epsilon=1.35", "tab:orange"),
-                    ("huber, epsilon=0.1", "tab:red"),
+                    ("huber, epsilon=1.1", "tab:red"),
                     ("absolute_error", "tab:green")]:
     ax.plot(grid, fits[name].predict(grid), color=color, lw=2, label=name)
 ax.plot(grid, 0.5 * grid + 1, color="black", ls="--", lw=1,
