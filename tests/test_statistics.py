@@ -54,7 +54,7 @@ def _both_problems(X, Y, weights, center, scale):
     rows = (standardize(X, x_stats, center=center), standardize(Y, y_stats,
                                                                  center=center))
     statistics = statistics_problem(row_moments(X, Y, weights), x_stats, y_stats,
-                                    center_x=center, center_y=center, n_rows=len(X))
+                                    center_x=center, center_y=center)
     return rows, statistics
 
 
@@ -70,7 +70,7 @@ def _value_and_grad(objective, params, data, weights, hyper):
 def test_statistics_objective_and_gradient_equal_those_of_the_rows(
         intercept, center, scale):
     X, Y, weights = _problem_data()
-    rows, (objective, data, placeholder, _) = _both_problems(X, Y, weights, center,
+    rows, (objective, data, placeholder) = _both_problems(X, Y, weights, center,
                                                              scale)
     rng = np.random.default_rng(1)
     params = {"coef": rng.normal(size=(X.shape[1], Y.shape[1]))}
@@ -101,7 +101,7 @@ def test_solver_takes_the_same_steps_on_statistics_as_on_rows(solver, intercept)
     # arithmetic (the intercept on centred data) would amplify rounding, so
     # it is compared without one.
     X, Y, weights = _problem_data()
-    rows, (objective, data, placeholder, _) = _both_problems(
+    rows, (objective, data, placeholder) = _both_problems(
         X, Y, weights, center=True, scale=True)
     params = {"coef": np.zeros((X.shape[1], Y.shape[1]))}
     if intercept:

@@ -109,7 +109,7 @@ class LinearGradientModel(GradientFitMixin):
         iterates on the data's sufficient statistics instead of the rows (see
         :mod:`._statistics`).
         """
-        n_samples, n_features = X.shape
+        n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
         # Cross-products of columns beyond float64's range (a column in units
         # of 1e300) would overflow or underflow; their rows are fitted instead.
@@ -124,10 +124,9 @@ class LinearGradientModel(GradientFitMixin):
             rows and rows.columns(slice(n_features, None)))
 
         if statistics:
-            fitted, data, weights, _ = statistics_problem(
+            fitted, data, weights = statistics_problem(
                 rows, x_stats, y_stats, center_x=center,
-                center_y=center and scale_targets,
-                n_rows=bucket_rows(n_samples, **PAD_CHEAP_ROWS))
+                center_y=center and scale_targets)
             n_columns = n_features
         else:
             fitted = objective

@@ -201,21 +201,19 @@ def least_squares_statistics(moments: RowMoments, x_stats: Standardization,
 
 
 def statistics_problem(moments: RowMoments, x_stats: Standardization,
-                       y_stats: Standardization, *, center_x: bool, center_y: bool,
-                       n_rows: int):
+                       y_stats: Standardization, *, center_x: bool,
+                       center_y: bool):
     """The engine's view of a least-squares fit on the statistics of its rows.
 
-    Returns ``(objective, data, weights, n_samples)`` for
-    :meth:`gradest._base.GradientFitMixin._minimize`. `n_rows` is the row
-    count the fit on the rows would average over, so that the tolerance
-    floor, and with it the meaning of ``tol``, is that of the rows.
+    Returns ``(objective, data, weights)`` for
+    :meth:`gradest._base.GradientFitMixin._minimize`.
     """
     stats = least_squares_statistics(moments, x_stats, y_stats, center_x=center_x,
                                      center_y=center_y)
     dtype = statistics_dtype(x_stats.mean.dtype)
     data = tuple(np.asarray(a, dtype) for a in stats[:5])
     # One placeholder "row": the statistics are whole on every device.
-    return StatisticsObjective(), data, np.ones(1, dtype), n_rows
+    return StatisticsObjective(), data, np.ones(1, dtype)
 
 
 @dataclass(frozen=True)
