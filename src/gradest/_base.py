@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._engine import SOLVERS, MinimizeResult, Problem, Settings, minimize
 
-__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic_fit", "atomic_update"]
+__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic"]
 
 ENGINE_CONSTRAINTS: dict = {
     "solver": [StrOptions(set(SOLVERS))],
@@ -20,15 +20,29 @@ ENGINE_CONSTRAINTS: dict = {
 }
 
 
-def _restoring(method):
-    """`method`, but an exception leaves the estimator as it was before the call.
+def atomic(method):
+    """Make a failed or interrupted fit leave the estimator exactly as it was.
 
-    The whole instance dictionary is restored, not only the public fitted
-    attributes: private state (a stream's moments and solver state, a UKR's
-    training reconstructions) belongs to the model as much as ``coef_`` does,
-    and ``validate_data`` resets ``n_features_in_`` before the optimisation
-    can fail. Fitting replaces attributes rather than changing them in place,
-    so a shallow copy is a faithful snapshot.
+    A first fit that raises leaves the estimator unfitted; a refit or a
+    `partial_fit` call that raises (a diverging step, bad data) leaves the
+    previous model exactly as it was. The whole instance dictionary is
+    restored, not only the public fitted attributes: private state (a
+    stream's moments and solver state, a UKR's training reconstructions)
+    belongs to the model as much as ``coef_`` does, and ``validate_data``
+    resets ``n_features_in_`` before the optimisation can fail. Fitting
+    replaces attributes rather than changing them in place, so a shallow copy
+    is a faithful snapshot. A KeyboardInterrupt is re-raised with a message
+    saying so.
+
+    Parameters
+    ----------
+    method : callable
+        The estimator's ``fit(self, ...)`` or ``partial_fit(self, ...)``.
+
+    Returns
+    -------
+    callable
+        The wrapped method.
     """
 
     @functools.wraps(method)
@@ -47,47 +61,6 @@ def _restoring(method):
             raise
 
     return wrapper
-
-
-def atomic_fit(fit):
-    """Make a failed or interrupted `fit` leave the estimator as it was.
-
-    A first fit that raises leaves the estimator unfitted; a refit that raises
-    (a diverging warm start, bad data) leaves the previous model exactly as
-    it was, private state included. A KeyboardInterrupt is re-raised with a
-    message saying so.
-
-    Parameters
-    ----------
-    fit : callable
-        The estimator's ``fit(self, ...)`` method.
-
-    Returns
-    -------
-    callable
-        The wrapped method.
-    """
-    return _restoring(fit)
-
-
-def atomic_update(partial_fit):
-    """Make a failed or interrupted `partial_fit` leave the estimator as it was.
-
-    A bad chunk in a stream (wrong shape, a diverging step) must not cost the
-    model learnt from the chunks before it. A KeyboardInterrupt is re-raised
-    with a message saying so.
-
-    Parameters
-    ----------
-    partial_fit : callable
-        The estimator's ``partial_fit(self, ...)`` method.
-
-    Returns
-    -------
-    callable
-        The wrapped method.
-    """
-    return _restoring(partial_fit)
 
 
 class GradientFitMixin:

@@ -9,7 +9,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from .._base import atomic_fit, atomic_update
+from .._base import atomic
 from ._fit import FLOAT_DTYPES, LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
@@ -131,7 +131,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @atomic_fit
+    @atomic
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -162,7 +162,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
                          streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @atomic_update
+    @atomic
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Take one epoch of steps on a new chunk of data.
 

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from .._base import atomic_fit, atomic_update
+from .._base import atomic
 from .._losses import is_equivariant, loss_names
 from ._fit import FLOAT_DTYPES, LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
@@ -186,7 +186,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @atomic_fit
+    @atomic
     def fit(self, X, y, sample_weight=None):
         """Fit the linear model.
 
@@ -237,7 +237,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
             "same standard deviation).", UserWarning, stacklevel=2)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @atomic_update
+    @atomic
     def partial_fit(self, X, y, sample_weight=None):
         """Take one epoch of steps on a new chunk of data.
 

@@ -13,7 +13,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic_fit
+from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic
 from .._engine import RowProblem, minimize_rows, pad
 from .._losses import is_smooth, loss_names
 from .._scaling import fit_standardization, identity_standardization, standardize
@@ -214,7 +214,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @atomic_fit
+    @atomic
     def fit(self, X, y=None):
         """Fit the latent points to the data.
 
