@@ -18,6 +18,11 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,plot,distributed]"
 	touch $@ $(VENV)/.demo-installed
 
+# The comparison libraries (umap-learn, skglm) that only benchmarks/ imports.
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[plot,benchmark]"
+	touch $@ $(VENV)/.demo-installed
+
 $(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[docs,plot]"
 	touch $@ $(VENV)/.demo-installed
@@ -35,10 +40,10 @@ docs: $(VENV)/.docs-installed
 
 # Every benchmark case against its anchors (several minutes); the table and
 # the plot go to benchmarks/results/. bench-quick: smaller sizes, < 2 minutes.
-bench: $(VENV)/.demo-installed
+bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run.py
 
-bench-quick: $(VENV)/.demo-installed
+bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run.py --quick
 
 lint: $(VENV)/.test-installed
