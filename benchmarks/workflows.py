@@ -4,6 +4,7 @@ Each measurement runs in a fresh process, so that compilation, imports and
 worker start-up count as a user meets them.
 """
 
+import itertools
 import subprocess
 import sys
 import time
@@ -130,5 +131,63 @@ def parallel(quick):
     ]
 
 
-WORKFLOW_CASES = {"rfe": rfe, "parallel": parallel}
-WORKFLOW_CALLS = {"rfe_one": rfe_one, "grid_one": grid_one}
+def _relative(actual, desired) -> float:
+    """Largest coefficient difference relative to the largest coefficient."""
+    return float(np.max(np.abs(actual - desired)) / np.max(np.abs(desired)))
+
+
+def streaming_one(n_rows: int, n_features: int, n_chunks: int) -> dict:
+    """One pass of partial_fit over chunks against fit and LinearRegression."""
+    from sklearn.linear_model import LinearRegression
+
+    from gradest import GradLinearRegression
+
+    if n_rows is None:
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+    else:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((n_rows, n_features)) * np.logspace(-1, 1, n_features)
+        y = X @ np.linspace(-1, 1, n_features) + 2.0 + rng.standard_normal(n_rows)
+    edges = np.linspace(0, len(y), n_chunks + 1).astype(int)
+    streamed = GradLinearRegression()
+    start = time.perf_counter()
+    for a, b in itertools.pairwise(edges):
+        streamed.partial_fit(X[a:b], y[a:b])
+    stream_s = time.perf_counter() - start
+    whole = GradLinearRegression().fit(X, y)
+    start = time.perf_counter()
+    reference = LinearRegression().fit(X, y)
+    sklearn_s = time.perf_counter() - start
+    return {"stream_s": stream_s, "sklearn_s": sklearn_s,
+            "to_fit": _relative(streamed.coef_, whole.coef_),
+            "to_sklearn": _relative(streamed.coef_, reference.coef_),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def streaming(quick):
+    case = "7 workflows"
+    rows = []
+    for label, n_rows, n_features, n_chunks in [
+            ("diabetes", None, 10, 8),
+            ("100,000 x 20" if quick else "1,000,000 x 20",
+             100_000 if quick else 1_000_000, 20, 10)]:
+        out = call_in_subprocess("streaming_one", n_rows=n_rows,
+                                 n_features=n_features, n_chunks=n_chunks)
+        rows.append(row(
+            case, f"partial_fit, one pass over {label} in {n_chunks} chunks "
+                  "(squared error, defaults)",
+            out["stream_s"], sklearn_s=out["sklearn_s"],
+            sklearn_name="LinearRegression on all rows",
+            target="coef equal to fit's to 1e-6", met=out["to_fit"] <= 1e-6,
+            note=f"relative difference to fit {out['to_fit']:.1e}, to "
+                 f"LinearRegression {out['to_sklearn']:.1e}"
+                 + (" (before: 0.42 off after 30 passes)" if n_rows is None else ""),
+            rss_mb=out["peak_rss_mb"]))
+    return rows
+
+
+WORKFLOW_CASES = {"rfe": rfe, "parallel": parallel, "streaming": streaming}
+WORKFLOW_CALLS = {"rfe_one": rfe_one, "grid_one": grid_one,
+                  "streaming_one": streaming_one}

@@ -44,6 +44,18 @@ def _extra(Estimator):
     return {"classes": [0, 1]} if Estimator is GradLogisticRegression else {}
 
 
+def _half_squared_error(y_true, y_pred):
+    return 0.5 * (y_pred - y_true) ** 2
+
+
+def _stepping(Estimator):
+    """Parameters under which partial_fit takes steps: squared error, written
+    by the user, steps as the built-in one did before it streamed exactly."""
+    if Estimator is GradLinearRegression:
+        return {"loss": _half_squared_error, "standardize_targets": True}
+    return {}
+
+
 def _ukr_data(n_features=3):
     rng = np.random.default_rng(0)
     t = rng.uniform(0, 3, 40)
@@ -64,7 +76,8 @@ def test_diverging_stream_raises_and_keeps_the_model_of_the_last_good_call(
     # One step per call never sees its own objective grow; the stream must
     # measure every call against the level of its first one.
     X, y = _data(Estimator)
-    model = Estimator(**HUGE_STEP, batch_size=batch_size, random_state=0)
+    model = Estimator(**HUGE_STEP, **_stepping(Estimator), batch_size=batch_size,
+                      random_state=0)
     model.partial_fit(X, y, **_extra(Estimator))
     before = _snapshot(model)
     with pytest.raises(ValueError, match=LEARNING_RATE_ADVICE):
@@ -72,7 +85,26 @@ def test_diverging_stream_raises_and_keeps_the_model_of_the_last_good_call(
     assert _snapshot(model) == before
     # fit with the same settings names the same cause.
     with pytest.raises(ValueError, match=LEARNING_RATE_ADVICE):
-        Estimator(**HUGE_STEP, batch_size=batch_size, random_state=0).fit(X, y)
+        Estimator(**HUGE_STEP, **_stepping(Estimator), batch_size=batch_size,
+                  random_state=0).fit(X, y)
+
+
+def test_diverging_exact_stream_call_raises_and_keeps_the_stream():
+    # Squared error solves each call's problem to the end, so a diverging
+    # call fails on its own; the statistics of its rows must not stay.
+    X, y = DIABETES
+    model, twin = GradLinearRegression(), GradLinearRegression()
+    for estimator in (model, twin):
+        estimator.partial_fit(X[:200], y[:200])
+    model.set_params(**HUGE_STEP)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match=LEARNING_RATE_ADVICE):
+        model.partial_fit(X[200:], y[200:])
+    assert _snapshot(model) == before
+    model.set_params(solver="adam", learning_rate=0.05)
+    model.partial_fit(X[200:], y[200:])
+    twin.partial_fit(X[200:], y[200:])
+    assert _snapshot(model) == _snapshot(twin)
 
 
 def test_stream_continues_after_a_diverging_call_as_if_it_never_happened():
@@ -80,7 +112,7 @@ def test_stream_continues_after_a_diverging_call_as_if_it_never_happened():
     # next call starts from: moments, solver state, iterate, divergence level.
     # Mini-batches, so that the huge steps show within the failing call.
     X, y = DIABETES
-    model, twin = (GradLinearRegression(batch_size=64, random_state=0)
+    model, twin = (GradLinearRegression(loss="huber", batch_size=64, random_state=0)
                    for _ in range(2))
     for estimator in (model, twin):
         estimator.partial_fit(X[:200], y[:200])
@@ -96,7 +128,7 @@ def test_stream_continues_after_a_diverging_call_as_if_it_never_happened():
 def test_stream_reference_is_kept_between_calls():
     # The level of the first call, as the engine reported it, rides along.
     X, y = DIABETES
-    model = GradLinearRegression().partial_fit(X[:100], y[:100])
+    model = GradLinearRegression(loss="huber").partial_fit(X[:100], y[:100])
     first = model._stream_.reference
     assert first == pytest.approx(model.loss_curve_[0], rel=1e-12)
     model.partial_fit(X[100:], y[100:])
@@ -122,7 +154,7 @@ def test_failed_refit_keeps_the_stream_and_the_feature_names():
     # the optimisation fails; all of it must come back.
     X, y = DIABETES
     frame = pd.DataFrame(X[:, :6], columns=[f"x{i}" for i in range(6)])
-    model = GradLinearRegression().partial_fit(frame, y)
+    model = GradLinearRegression(loss="huber").partial_fit(frame, y)
     before = _snapshot(model)
     assert list(model.feature_names_in_) == list(frame.columns)
     model.set_params(**HUGE_STEP)

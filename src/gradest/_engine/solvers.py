@@ -35,7 +35,7 @@ class SolverSpec:
         the optax module.
     full_batch_only : bool
         Only defined on the full objective (a line search needs it), so no
-        mini-batches and no ``partial_fit``.
+        mini-batches and no stepwise ``partial_fit``.
     reuses_line_search_values : bool
         Its state holds the value and gradient at the current point, which
         the loop reuses instead of evaluating again.

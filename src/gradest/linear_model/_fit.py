@@ -36,10 +36,16 @@ from .._scaling import (
     unscale_linear,
 )
 from ._objective import SCALE_PARAM
-from ._statistics import row_moments, statistics_problem, use_statistics
+from ._statistics import (
+    RowMoments,
+    merge_row_moments,
+    row_moments,
+    statistics_problem,
+    use_statistics,
+)
 
 __all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "LinearGradientModel",
-           "StandardizedFit"]
+           "StandardizedFit", "moderate"]
 
 FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -58,7 +64,8 @@ class StandardizedFit(NamedTuple):
     """What one run of the fit path found, in user units, and its statistics.
 
     `scale` is the concomitant scale of each output (None when the loss has
-    none).
+    none); `rows` the sufficient statistics of all the rows fitted so far
+    (None off the statistics path).
     """
 
     coef: np.ndarray
@@ -67,6 +74,7 @@ class StandardizedFit(NamedTuple):
     x_moments: Moments | None
     y_moments: Moments | None
     scale: np.ndarray | None = None
+    rows: RowMoments | None = None
 
 
 class LinearGradientModel(GradientFitMixin):
@@ -93,6 +101,7 @@ class LinearGradientModel(GradientFitMixin):
     def _standardized_fit(self, X, Y, sample_weight, *, objective, scale_targets,
                           hyper, previous, prior: tuple = (None, None),
                           opt_state: Any = None, statistics: bool = False,
+                          prior_rows: RowMoments | None = None,
                           **options) -> StandardizedFit:
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
@@ -107,15 +116,19 @@ class LinearGradientModel(GradientFitMixin):
         the units of Y, here: the one place both ``fit`` and ``partial_fit``
         pass through. With `statistics` (squared error only), the solver
         iterates on the data's sufficient statistics instead of the rows (see
-        :mod:`._statistics`).
+        :mod:`._statistics`), merged with `prior_rows`, those of earlier rows
+        of a stream (then `prior` is not used: the merged statistics hold
+        the column moments too).
         """
         n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
         # Cross-products of columns beyond float64's range (a column in units
         # of 1e300) would overflow or underflow; their rows are fitted instead.
-        statistics = statistics and _moderate(X) and _moderate(Y)
+        statistics = statistics and moderate(X) and moderate(Y)
         # The statistics' one pass over the rows also gives the column moments.
         rows = row_moments(X, Y, sample_weight) if statistics else None
+        if rows is not None and prior_rows is not None:
+            rows, prior = merge_row_moments(prior_rows, rows), (None, None)
         x_moments, x_stats = _column_statistics(
             X, sample_weight, prior[0], self.standardize, center,
             rows and rows.columns(slice(None, n_features)))
@@ -156,7 +169,7 @@ class LinearGradientModel(GradientFitMixin):
             scale = (np.exp(result.params[SCALE_PARAM]) * y_stats.scale).astype(X.dtype)
             self.scale_ = scale
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
-                               result, x_moments, y_moments, scale)
+                               result, x_moments, y_moments, scale, rows)
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
                       scale_targets):
@@ -192,7 +205,7 @@ class LinearGradientModel(GradientFitMixin):
 _MODERATE = (1e-100, 1e100)
 
 
-def _moderate(A) -> bool:
+def moderate(A) -> bool:
     """Whether every nonzero column of `A` has magnitudes in `_MODERATE`."""
     largest = np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
     nonzero = largest[largest > 0]

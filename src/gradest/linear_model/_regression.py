@@ -83,7 +83,8 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     average : bool or int, default=False
-        For `partial_fit`: show the average of the iterates (Polyak-Ruppert
+        For `partial_fit` with a loss other than squared error (which
+        streams exactly): show the average of the iterates (Polyak-Ruppert
         averaging, in user units) instead of the last one; an int starts
         averaging once that many samples have been seen. Averaging removes
         most of the noise that constant steps leave on a stream. `fit` is
@@ -239,25 +240,33 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic
     def partial_fit(self, X, y, sample_weight=None):
-        """Take one epoch of steps on a new chunk of data.
+        """Learn from a new chunk of data.
 
         The first call fixes ``n_features_in_`` (and the number of targets) and
-        continues from the model of an earlier `fit`, if any. The
-        standardisation statistics are weighted running means and variances,
-        updated with every chunk (Chan, Golub and LeVeque's merge); before the
-        steps, the current model is mapped exactly into the units of the
-        updated statistics, and the solver's state (momentum, Adam's moments)
-        is kept from call to call. The L2 penalty is divided by `stream_size`
-        if set, so that every pass over a data set of that weight targets the
-        objective of `fit`; else by the total sample weight seen so far, as
-        for one pass (after k passes over the same rows it is then k times
-        weaker than in `fit`). With `average`, `coef_` is the running average of the
-        iterates. Each call is one epoch over the chunk: one
-        step with ``batch_size=None``, else shuffled mini-batches. With squared
-        error and ``batch_size=None``, a chunk of at least four rows per
-        feature takes its step on its sufficient statistics, as `fit` does
-        (see :ref:`scaling`): the step on the rows up to rounding, and calls
-        on the whole data set take exactly `fit`'s steps.
+        continues from the model of an earlier `fit`, if any. What a call does
+        depends on the loss (see :ref:`scaling_streaming`):
+
+        - Squared error (up to 2048 features): exact streaming least squares.
+          Each call merges the chunk's sufficient statistics (weighted means
+          and cross-products of X and y, in float64) into those of the chunks
+          before, and solves the least-squares problem of every row seen so
+          far with `solver` (any solver, "lbfgs" included), starting from the
+          model so far. One pass over a data set, in any chunking, ends where
+          `fit` on all of it does, up to `tol`; rows passed twice count twice,
+          as a weight of 2 would. `batch_size` and `average` do not apply.
+        - The other losses: one epoch of steps on the chunk (one step with
+          ``batch_size=None``, else shuffled mini-batches), with the solver's
+          state (momentum, Adam's moments) kept from call to call. The
+          standardisation statistics are weighted running means and
+          variances, updated with every chunk (Chan, Golub and LeVeque's
+          merge); before the steps, the current model is mapped exactly into
+          the units of the updated statistics. With `average`, `coef_` is the
+          running average of the iterates.
+
+        The L2 penalty is divided by `stream_size` if set, so that every pass
+        over a data set of that weight targets the objective of `fit`; else
+        by the total sample weight seen so far, as for one pass (after k
+        passes over the same rows it is then k times weaker than in `fit`).
 
         Parameters
         ----------

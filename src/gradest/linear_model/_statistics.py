@@ -44,8 +44,9 @@ import numpy as np
 from .._scaling import Moments, Standardization
 
 __all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
-           "least_squares_statistics", "row_moments", "statistics_dtype",
-           "statistics_problem", "use_statistics"]
+           "least_squares_statistics", "merge_row_moments", "row_moments",
+           "statistics_dtype", "statistics_problem", "streams_exactly",
+           "use_statistics"]
 
 # Rows per block of the pass: bounds its temporaries (a block of float64
 # standardised rows) to a few tens of MB.
@@ -94,6 +95,21 @@ def use_statistics(loss, batch_size, n_samples: int, n_features: int) -> bool:
     return (isinstance(loss, str) and loss == "squared_error" and batch_size is None
             and n_features <= _MAX_FEATURES
             and n_samples >= _MIN_ROWS_PER_FEATURE * n_features)
+
+
+def streams_exactly(loss, n_features: int) -> bool:
+    """Whether ``partial_fit`` accumulates sufficient statistics.
+
+    For the built-in squared error with a Gram matrix that fits in memory,
+    every ``partial_fit`` call merges its chunk's statistics into those of
+    the chunks before and solves the least-squares problem of all the rows
+    seen so far (exact streaming least squares): a chunk of any size adds
+    its rows exactly, so one pass over the data in any chunking ends where
+    ``fit`` on all of it does. There is no rows-per-feature condition here:
+    the p x p statistics are kept whatever the chunk size.
+    """
+    return isinstance(loss, str) and loss == "squared_error" and (
+        n_features <= _MAX_FEATURES)
 
 
 def statistics_dtype(dtype: np.dtype) -> np.dtype:
@@ -148,8 +164,7 @@ def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowM
     """
     n_features = X.shape[1]
     n_columns = n_features + Y.shape[1]
-    weight, count = 0.0, 0
-    mean, moment = np.zeros(n_columns), np.zeros((n_columns, n_columns))
+    moments = None
     for start in range(0, X.shape[0], _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         weights = sample_weight[rows].astype(np.float64)
@@ -164,16 +179,30 @@ def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowM
         block_mean = (weights @ block) / block_weight
         block -= block_mean
         block *= np.sqrt(weights)[:, None]
-        total = weight + block_weight
-        delta = block_mean - mean
-        moment += block.T @ block + np.outer(delta, delta) * (
-            weight * block_weight / total)
-        mean += delta * (block_weight / total)
-        weight, count = total, count + int(np.count_nonzero(weights))
-    if weight == 0:
+        moments = merge_row_moments(moments, RowMoments(
+            block_weight, int(np.count_nonzero(weights)), block_mean,
+            block.T @ block))
+    if moments is None:
         raise ValueError("sample_weight must have a positive sum.")
     # Symmetric, so that the objective's quadratic form has a symmetric Hessian.
-    return RowMoments(weight, count, mean, 0.5 * (moment + moment.T))
+    return moments._replace(moment=0.5 * (moments.moment + moments.moment.T))
+
+
+def merge_row_moments(first: RowMoments | None, second: RowMoments) -> RowMoments:
+    """The moments of two sets of rows together (Chan, Golub and LeVeque).
+
+    Exact up to rounding whatever the two sets' sizes: blocks of one pass
+    and the chunks of a stream are merged alike, so that ``partial_fit``
+    holds the statistics ``fit`` would compute from all of its rows.
+    """
+    if first is None:
+        return second
+    total = first.weight + second.weight
+    delta = second.mean - first.mean
+    moment = first.moment + second.moment + np.outer(delta, delta) * (
+        first.weight * second.weight / total)
+    return RowMoments(total, first.count + second.count,
+                      first.mean + delta * (second.weight / total), moment)
 
 
 def least_squares_statistics(moments: RowMoments, x_stats: Standardization,

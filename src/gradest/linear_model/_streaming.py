@@ -1,9 +1,17 @@
 """``partial_fit``: the linear models learning from a stream of chunks.
 
-Each call merges the chunk's column moments into the running ones, maps the
-current model into the updated units, takes one epoch of steps on the chunk
-with the solver state kept from the call before, and records the stream's
-state (optionally averaging the iterates).
+Two meanings, chosen by the loss:
+
+- Squared error (exact streaming least squares): each call merges the
+  chunk's sufficient statistics into those of the chunks before and solves
+  the least-squares problem of all the rows seen so far with the chosen
+  solver, starting from the model so far. One pass over the data, in any
+  chunking, ends where ``fit`` on all of it does.
+- Every other loss (stochastic steps): each call merges the chunk's column
+  moments into the running ones, maps the current model into the updated
+  units, takes one epoch of steps on the chunk with the solver state kept
+  from the call before, and records the stream's state (optionally
+  averaging the iterates).
 """
 
 from typing import Any, NamedTuple
@@ -12,7 +20,8 @@ import numpy as np
 
 from .._engine import solver_spec
 from .._scaling import Moments
-from ._statistics import use_statistics
+from ._fit import moderate
+from ._statistics import RowMoments, streams_exactly, use_statistics
 
 __all__ = ["StreamingMixin"]
 
@@ -25,6 +34,9 @@ class _Stream(NamedTuple):
     averaging began (`n_averaged` of them). `reference` is the objective
     level of the first call, against which every later call's objective is
     tested for divergence: one call takes too few steps to see it alone.
+    `rows` are the sufficient statistics of every row seen, when streaming
+    least squares exactly (then there is no solver state or reference to
+    carry: each call solves its own problem).
     """
 
     x_moments: Moments | None
@@ -36,6 +48,7 @@ class _Stream(NamedTuple):
     average: tuple | None = None
     n_averaged: int = 0
     reference: float = float("nan")
+    rows: RowMoments | None = None
 
 
 class StreamingMixin:
@@ -43,31 +56,35 @@ class StreamingMixin:
 
     def _update_stream(self, X, Y, sample_weight, *, objective, scale_targets,
                        penalty_strength, hyper, previous):
-        """One epoch on a new chunk; returns the coef and intercept to show."""
-        if solver_spec(self.solver).full_batch_only:
-            raise ValueError(
-                f"partial_fit needs a first-order solver; solver={self.solver!r} "
-                "works on the full objective only. Use solver='adam' or 'gd'.")
+        """Learn from a new chunk; returns the coef and intercept to show."""
         stream = getattr(self, "_stream_", None)
         total_weight = (stream.total_weight if stream else 0.0) + sample_weight.sum()
         # The penalty is relative to the weight of the whole data set:
         # `stream_size` when known, so that every pass targets the objective
         # of `fit`; else the weight seen so far.
         data_weight = self.stream_size if self.stream_size is not None else total_weight
+        hyper = {**hyper, "penalty": penalty_strength / data_weight}
+        common = {"objective": objective, "scale_targets": scale_targets,
+                  "hyper": hyper, "previous": previous}
+        if streams_exactly(objective.loss, X.shape[1]):
+            return self._solve_stream(X, Y, sample_weight, stream, total_weight,
+                                      common)
+        if solver_spec(self.solver).full_batch_only:
+            raise ValueError(
+                f"partial_fit needs a first-order solver for loss={objective.loss!r}; "
+                f"solver={self.solver!r} works on the full objective only. Use "
+                "solver='adam' or 'gd' (squared error streams with any solver).")
         # The first call sets the divergence level (the engine's reference,
         # NaN until an objective was seen); later calls are judged by it.
         carried = ({"reference": stream.reference}
                    if stream and np.isfinite(stream.reference) else {})
         out = self._standardized_fit(
-            X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
-            hyper={**hyper, "penalty": penalty_strength / data_weight},
-            previous=previous,
+            X, Y, sample_weight, **common,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
             max_iter=1, fixed_steps=True,
-            # Squared error steps on the chunk's sufficient statistics, as fit
-            # does on the whole data's, so that calls on the whole data take
-            # exactly fit's steps (see _statistics.py).
+            # Chunks large against the features step on their statistics, as
+            # fit does (see _statistics.py): the same step up to rounding.
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape),
             **carried)
         new = _Stream(out.x_moments, out.y_moments, total_weight,
@@ -75,13 +92,35 @@ class StreamingMixin:
         return self._record_stream(out.result, new, out.coef, out.intercept,
                                    X.shape[0])
 
+    def _solve_stream(self, X, Y, sample_weight, stream, total_weight, common):
+        """Exact streaming least squares: solve on the statistics of all rows so far."""
+        if not (moderate(X) and moderate(Y)):
+            raise ValueError(
+                "partial_fit with squared error accumulates the cross-products of "
+                "the columns, and this chunk has a column with magnitudes beyond "
+                "1e-100 to 1e100, whose squares leave float64's range. Rescale "
+                "the data, or use fit.")
+        # A new problem each call: the solver starts afresh from the model so
+        # far (its state belongs to the previous problem), on the full batch.
+        out = self._standardized_fit(
+            X, Y, sample_weight, **common, statistics=True,
+            prior_rows=stream.rows if stream else None, batch_size=None)
+        new = _Stream(None, None, total_weight, None, rows=out.rows)
+        return self._record_stream(out.result, new, out.coef, out.intercept,
+                                   X.shape[0], averaging=False)
+
     def _previous_iterate(self):
         """Where the next `partial_fit` call starts: the solver's own iterate."""
         stream = getattr(self, "_stream_", None)
         return stream.iterate if stream is not None else self._current_model()
 
-    def _record_stream(self, result, stream, coef, intercept, n_samples):
-        """Store the stream's state; return the model to show (maybe averaged)."""
+    def _record_stream(self, result, stream, coef, intercept, n_samples, *,
+                       averaging=True):
+        """Store the stream's state; return the model to show (maybe averaged).
+
+        Without `averaging` (exact streams, whose every model is already the
+        solution of the rows so far) the model is shown as it is.
+        """
         previous = getattr(self, "_stream_", None)
         self.n_iter_ = (self.n_iter_ if previous else 0) + result.n_iter
         # In the precision of the model (statistics are fitted in float64).
@@ -93,7 +132,7 @@ class StreamingMixin:
         average, n_averaged = (previous.average, previous.n_averaged) if previous \
             else (None, 0)
         start = 0 if self.average is True else self.average
-        if self.average is not False and n_seen >= start:
+        if averaging and self.average is not False and n_seen >= start:
             n_averaged += 1
             # Averaging linear models in user units averages their predictions.
             average = (coef, intercept) if average is None else tuple(
