@@ -92,21 +92,20 @@ def use_statistics(loss, batch_size, n_samples: int, n_features: int) -> bool:
 
     Only the built-in squared error has them; mini-batches need the rows.
     """
-    return (isinstance(loss, str) and loss == "squared_error" and batch_size is None
-            and n_features <= _MAX_FEATURES
+    return (streams_exactly(loss, n_features) and batch_size is None
             and n_samples >= _MIN_ROWS_PER_FEATURE * n_features)
 
 
 def streams_exactly(loss, n_features: int) -> bool:
-    """Whether ``partial_fit`` accumulates sufficient statistics.
+    """Whether the loss has sufficient statistics that fit in memory.
 
-    For the built-in squared error with a Gram matrix that fits in memory,
-    every ``partial_fit`` call merges its chunk's statistics into those of
-    the chunks before and solves the least-squares problem of all the rows
-    seen so far (exact streaming least squares): a chunk of any size adds
-    its rows exactly, so one pass over the data in any chunking ends where
-    ``fit`` on all of it does. There is no rows-per-feature condition here:
-    the p x p statistics are kept whatever the chunk size.
+    Then ``partial_fit`` accumulates them: every call merges its chunk's
+    statistics into those of the chunks before and solves the least-squares
+    problem of all the rows seen so far (exact streaming least squares), so
+    one pass over the data in any chunking ends where ``fit`` on all of it
+    does. There is no rows-per-feature condition here: the p x p statistics
+    are kept whatever the chunk size. :func:`use_statistics` adds the
+    conditions under which ``fit`` is cheaper on them.
     """
     return isinstance(loss, str) and loss == "squared_error" and (
         n_features <= _MAX_FEATURES)
