@@ -105,16 +105,21 @@ def test_chunks_follow_the_measured_speed():
 def test_long_fits_return_to_python_between_short_chunks(monkeypatch):
     # Python sees a KeyboardInterrupt only between chunks; record them.
     calls = []
-    run_chunk = minimize_module.run_chunk
+    chunk_function = minimize_module.chunk_function
 
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        out = run_chunk(*args, **kwargs)
-        int(out[1])
-        calls.append(time.perf_counter() - start)
-        return out
+    def timed_chunk_function(*sizes):
+        run_chunk = chunk_function(*sizes)
 
-    monkeypatch.setattr(minimize_module, "run_chunk", timed)
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            out = run_chunk(*args, **kwargs)
+            int(out[1])
+            calls.append(time.perf_counter() - start)
+            return out
+
+        return timed
+
+    monkeypatch.setattr(minimize_module, "chunk_function", timed_chunk_function)
     monkeypatch.setattr(minimize_module, "_CHUNK_SECONDS", 0.05)
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20_000, 20)), rng.normal(size=20_000)

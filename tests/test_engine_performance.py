@@ -14,7 +14,7 @@ from sklearn.model_selection import KFold
 import gradest.linear_model._fit
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._engine import Problem, Settings, aligned_zeros, bucket_rows, minimize
-from gradest._engine.loop import run_chunk as _run_chunk
+from gradest._engine.loop import compiled_count
 
 DIABETES = load_diabetes(return_X_y=True)
 CANCER = load_breast_cancer(return_X_y=True)
@@ -30,21 +30,21 @@ def fit_quietly(estimator, X, y):
 def test_new_learning_rate_reuses_compiled_loop(solver):
     X, y = DIABETES
     fit_quietly(GradLinearRegression(solver=solver, max_iter=600), X, y)
-    compiled = _run_chunk._cache_size()
+    compiled = compiled_count()
     for learning_rate in [0.013, 0.027, 0.2]:
         fit_quietly(GradLinearRegression(solver=solver, max_iter=600,
                                          learning_rate=learning_rate), X, y)
-    assert _run_chunk._cache_size() == compiled
+    assert compiled_count() == compiled
 
 
 def test_many_chunks_and_tolerances_share_one_compiled_loop():
     X, y = CANCER
     fit_quietly(GradLogisticRegression(max_iter=5), X, y)
-    compiled = _run_chunk._cache_size()
+    compiled = compiled_count()
     # Thousands of iterations span many chunks; tol and max_iter are traced.
     fit_quietly(GradLogisticRegression(max_iter=3000, tol=1e-6), X, y)
     fit_quietly(GradLogisticRegression(max_iter=700, tol=1e-3), X, y)
-    assert _run_chunk._cache_size() == compiled
+    assert compiled_count() == compiled
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
@@ -54,12 +54,12 @@ def test_folds_of_different_sizes_share_compiled_loop(solver):
     sizes = {len(train) for train in folds}
     assert len(sizes) > 1
     GradLinearRegression(solver=solver).fit(X[folds[0]], y[folds[0]])
-    compiled = _run_chunk._cache_size()
+    compiled = compiled_count()
     for train in folds[1:]:
         GradLinearRegression(solver=solver).fit(X[train], y[train])
     # The final refit of a search, on all rows, shares the folds' code too.
     GradLinearRegression(solver=solver).fit(X, y)
-    assert _run_chunk._cache_size() == compiled
+    assert compiled_count() == compiled
 
 
 def test_row_buckets_pad_little_and_small_data_to_powers_of_two():

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 import gradest.linear_model._fit
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._engine import bucket_columns
-from gradest._engine.loop import run_chunk
+from gradest._engine.loop import compiled_count
 
 DIABETES = load_diabetes(return_X_y=True)
 CANCER = load_breast_cancer(return_X_y=True)
@@ -66,10 +66,10 @@ def test_feature_counts_in_one_bucket_share_compiled_code():
     X, y = CANCER
     # Recursive feature elimination from 30 to 17 features: one bucket.
     fit_quietly(GradLogisticRegression(max_iter=50), X[:, :30], y)
-    compiled = run_chunk._cache_size()
+    compiled = compiled_count()
     for n_features in range(29, 16, -3):
         fit_quietly(GradLogisticRegression(max_iter=50), X[:, :n_features], y)
-    assert run_chunk._cache_size() == compiled
+    assert compiled_count() == compiled
 
 
 def test_warm_start_across_padded_columns():

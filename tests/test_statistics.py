@@ -178,7 +178,20 @@ def test_uncentred_statistics_reach_least_squares(settings):
         model = GradLinearRegression(solver="lbfgs", **settings).fit(X, y)
     ref = LinearRegression(fit_intercept=settings.get("fit_intercept", True)).fit(
         X, y)
-    np.testing.assert_allclose(model.predict(X), ref.predict(X), rtol=1e-7)
+
+    def objective(predictions):
+        return 0.5 * np.mean((y - predictions) ** 2)
+
+    # The uncentred statistics give the objective as a difference of terms
+    # of size mean(y^2) / 2 (20 times the minimum here), each rounded: the
+    # iterates can be located no better than a few ulps of those terms.
+    allowed_gap = 16 * EPS * 0.5 * np.mean(y**2)
+    gap = objective(model.predict(X)) - objective(ref.predict(X))
+    assert gap <= allowed_gap
+    # For least squares the excess objective is half the mean squared
+    # difference of the predictions, which bounds each difference.
+    np.testing.assert_allclose(model.predict(X), ref.predict(X), rtol=0,
+                               atol=np.sqrt(2 * len(y) * allowed_gap))
 
 
 def test_float32_fit_on_statistics_is_the_exact_fit_of_the_float32_rows():

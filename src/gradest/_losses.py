@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LOSSES", "LossSpec", "estimates_scale", "is_equivariant", "is_smooth",
-           "loss_names", "sample_losses", "weighted_mean"]
+__all__ = ["LOSSES", "LossSpec", "estimates_scale", "is_convex", "is_equivariant",
+           "is_smooth", "loss_names", "sample_losses", "weighted_mean"]
 
 
 def squared_error(y_true, y_pred, hyper):
@@ -99,6 +99,10 @@ class LossSpec:
         the form with a scale per output estimated jointly with the model
         (Owen's concomitant scale), which the linear models minimise instead
         of `fn`. UKR, which has no such parameter, keeps `fn`.
+    convex : bool
+        Convex in the prediction (so a linear model's objective is convex in
+        its coefficients), which lets the engine use solvers that rely on it.
+        The form `with_scale` is not convex in the log of its scale.
     """
 
     name: str
@@ -107,24 +111,25 @@ class LossSpec:
     equivariant: bool
     tasks: frozenset
     with_scale: Callable | None = None
+    convex: bool = False
 
 
 _REGISTRY = (
     LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
-             tasks=frozenset({"regression", "reconstruction"})),
+             tasks=frozenset({"regression", "reconstruction"}), convex=True),
     # A fixed threshold in the units of the residuals would let rescaling y
     # (or outliers inflating its spread) move points across it; the linear
     # models fit the threshold's scale with the model, which makes it
     # equivariant. UKR keeps the fixed threshold, in standardised units.
     LossSpec("huber", huber, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"}),
-             with_scale=huber_with_scale),
+             with_scale=huber_with_scale, convex=True),
     LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
-             tasks=frozenset({"regression"})),
+             tasks=frozenset({"regression"}), convex=True),
     LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
-             equivariant=False, tasks=frozenset({"reconstruction"})),
+             equivariant=False, tasks=frozenset({"reconstruction"}), convex=True),
     LossSpec("log_loss", log_loss, smooth=True, equivariant=False,
-             tasks=frozenset({"classification"})),
+             tasks=frozenset({"classification"}), convex=True),
 )
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _REGISTRY}
 
@@ -146,6 +151,12 @@ def is_equivariant(loss: str | Callable) -> bool:
     its targets in the user's units.
     """
     return isinstance(loss, str) and LOSSES[loss].equivariant
+
+
+def is_convex(loss: str | Callable) -> bool:
+    """Whether `loss` is a built-in loss convex in the prediction; a user's
+    callable is not taken to be."""
+    return isinstance(loss, str) and LOSSES[loss].convex
 
 
 def estimates_scale(loss: str | Callable) -> bool:

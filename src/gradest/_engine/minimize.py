@@ -27,9 +27,9 @@ from .loop import (
     DEFAULT_CHUNK_SIZE,
     Layout,
     LoopState,
+    chunk_function,
     initial_state,
     placeholder_opt_state,
-    run_chunk,
 )
 from .outcome import Outcome, Status, settle
 from .solvers import solver_spec
@@ -71,6 +71,10 @@ class Problem:
         that rows of zero weight (padding) do not count.
     hyper : dict of str to float
         Hyperparameters of the objective, passed as traced scalars.
+
+    An objective with a true attribute ``convex`` declares itself convex in
+    the parameters, which lets a solver take a cheaper form (L-BFGS with a
+    backtracking line search instead of zoom).
     """
 
     objective: Any
@@ -78,6 +82,11 @@ class Problem:
     data: Any
     weights: np.ndarray
     hyper: dict = field(default_factory=dict)
+
+    @property
+    def convex(self) -> bool:
+        """Whether the objective declares itself convex (default: not)."""
+        return bool(getattr(self.objective, "convex", False))
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ class _Run:
     static: dict
     tol: float
     layout: Layout
+    chunk: Any  # the compiled chunk function (see loop.chunk_function)
 
 
 def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
@@ -217,7 +227,7 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     flat = layout.flatten(problem.params, dtype)
     fresh = opt_state is None
     if fresh:
-        opt_state = placeholder_opt_state(settings.solver, flat)
+        opt_state = placeholder_opt_state(settings.solver, flat, problem.convex)
     # Moved to the devices once, not at every chunk (on CPU without a copy
     # when NumPy's buffer is suitably aligned); with several devices the rows
     # are split among them and the state replicated. Committed, like the state
@@ -231,9 +241,12 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     scalars = (np.asarray(settings.learning_rate, dtype), np.asarray(loop_tol, dtype),
                np.int32(settings.max_iter), np.int32(settings.min_iter))
     static = dict(objective=problem.objective, layout=layout, solver=settings.solver,
-                  batch_size=batch_size, chunk_size=settings.chunk_size,
+                  convex=problem.convex, batch_size=batch_size,
+                  chunk_size=settings.chunk_size,
                   record_history=settings.record_history)
-    return _Run(state, (data, weights, hyper), scalars, static, tol, layout)
+    return _Run(state, (data, weights, hyper), scalars, static, tol, layout,
+                # Not from max_iter: a grid over it shares the compiled loop.
+                chunk_function(n_rows, flat.size, spec.typical_iterations))
 
 
 def _drive(run: _Run, settings: Settings, fresh: bool):
@@ -243,7 +256,7 @@ def _drive(run: _Run, settings: Settings, fresh: bool):
     state, status, limit = run.state, Status.RUNNING, _FIRST_CHUNK
     while status == Status.RUNNING:
         chunk_start = time.perf_counter()
-        state, n_done, chunk_losses, chunk_history = run_chunk(
+        state, n_done, chunk_losses, chunk_history = run.chunk(
             state, *run.arrays, *run.scalars, np.bool_(fresh), np.int32(limit),
             **run.static)
         fresh = False

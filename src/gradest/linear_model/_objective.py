@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from .._losses import estimates_scale, sample_losses, weighted_mean
+from .._losses import estimates_scale, is_convex, sample_losses, weighted_mean
 
 __all__ = ["SCALE_PARAM", "LinearObjective"]
 
@@ -37,6 +37,12 @@ class LinearObjective:
     def estimates_scale(self) -> bool:
         """Whether the parameters include the log of a concomitant scale."""
         return estimates_scale(self.loss)
+
+    @property
+    def convex(self) -> bool:
+        """Whether the objective is convex in the parameters: a convex loss,
+        without the log of a concomitant scale (the L2 penalty keeps it so)."""
+        return is_convex(self.loss) and not self.estimates_scale
 
     def __call__(self, params, data, weights, hyper):
         X, Y = data

@@ -256,6 +256,9 @@ class StatisticsObjective:
     shares its compiled code.
     """
 
+    # A positive semi-definite quadratic: the engine may rely on convexity.
+    convex = True
+
     def __call__(self, params, data, weights, hyper):
         gram, cross, y_square, x_mean, y_mean = data
         coef = params["coef"]
