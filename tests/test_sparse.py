@@ -244,3 +244,105 @@ def test_design_products_match_the_dense_standardised_matrix():
         block = take_rows((design,), rows)[0]
         np.testing.assert_allclose(matvec(block, W), dense[np.asarray(rows)] @ W,
                                    rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", [
+    GradLogisticRegression(solver="adam", batch_size=32, max_iter=15, tol=0.0,
+                           random_state=0),
+    GradLinearRegression(solver="nesterov", batch_size=50, max_iter=15, tol=0.0,
+                         learning_rate=0.01, random_state=0),
+])
+def test_sparse_mini_batches_take_the_dense_steps(estimator):
+    X, score, rng = _sparse_data(seed=8)
+    y = score > 0 if isinstance(estimator, GradLogisticRegression) else score
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = estimator.fit(_dense(X), y, sample_weight=weights).coef_.copy()
+        sparse = estimator.fit(X.tocsc(), y, sample_weight=weights).coef_
+    # The same shuffles and batches: the same steps up to rounding.
+    assert _relative(sparse, dense) < 1e-9
+
+
+@pytest.mark.parametrize("make", [
+    # Exact streaming least squares, each call solved to well below 1e-8.
+    lambda: GradLinearRegression(solver="lbfgs", tol=1e-12),
+    lambda: GradLinearRegression(loss="huber", batch_size=40, random_state=0),
+    lambda: GradLogisticRegression(random_state=0, average=True),
+])
+def test_sparse_partial_fit_equals_dense_partial_fit(make):
+    X, score, _ = _sparse_data(seed=9)
+    logistic = isinstance(make(), GradLogisticRegression)
+    y = score > 0 if logistic else score
+    dense, sparse = make(), make()
+    extra = {"classes": [False, True]} if logistic else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for rows in np.array_split(np.arange(X.shape[0]), 4):
+            dense.partial_fit(_dense(X[rows]), y[rows], **extra)
+            sparse.partial_fit(X[rows], y[rows], **extra)
+    assert _relative(sparse.coef_, dense.coef_) < 1e-8
+
+
+_SPLIT_SCRIPT = """
+import json, sys
+import jax, numpy as np, scipy.sparse as sp
+import gradest._engine.placement as placement
+from gradest import GradLinearRegression, GradLogisticRegression
+from gradest._engine import SparseDesign
+
+assert jax.device_count() == 2
+blocks = []
+original = placement.place
+def recording_place(rows, replicated, n_rows, **kwargs):
+    rows, replicated = original(rows, replicated, n_rows, **kwargs)
+    for node in jax.tree.leaves(rows, is_leaf=lambda x: isinstance(x, SparseDesign)):
+        if isinstance(node, SparseDesign):
+            blocks.append([node.n_blocks, len(node.values.sharding.device_set)])
+    return rows, replicated
+placement.place = recording_place
+X = sp.load_npz(sys.argv[1]); data = np.load(sys.argv[2])
+out = {}
+out["logistic"] = GradLogisticRegression(solver="lbfgs").fit(
+    X, data["y"] > 0, sample_weight=data["w"]).coef_.ravel().tolist()
+out["huber"] = GradLinearRegression(solver="lbfgs", loss="huber").fit(
+    X, data["y"], sample_weight=data["w"]).coef_.tolist()
+out["batches"] = GradLogisticRegression(batch_size=32, max_iter=5, tol=0.0,
+    random_state=0).fit(X, data["y"] > 0).coef_.ravel().tolist()
+out["blocks"] = blocks
+json.dump(out, sys.stdout)
+"""
+
+
+def test_sparse_rows_split_over_two_devices_equal_one_device_dense(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    X, score, rng = _sparse_data(seed=10, n=256)
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0])
+    sp.save_npz(tmp_path / "X.npz", X)
+    np.savez(tmp_path / "data.npz", y=score, w=weights)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _SPLIT_SCRIPT,
+         str(tmp_path / "X.npz"), str(tmp_path / "data.npz")],
+        env=env, check=True, capture_output=True, text=True)
+    out = json.loads(done.stdout)
+    # Each design's nonzeros were cut into two blocks, one on each device.
+    assert out["blocks"] and all(b == [2, 2] for b in out["blocks"])
+    Xd = _dense(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logistic = GradLogisticRegression(solver="lbfgs").fit(
+            Xd, score > 0, sample_weight=weights).coef_.ravel()
+        huber = GradLinearRegression(solver="lbfgs", loss="huber").fit(
+            Xd, score, sample_weight=weights).coef_
+        batches = GradLogisticRegression(batch_size=32, max_iter=5, tol=0.0,
+                                         random_state=0).fit(Xd, score > 0).coef_
+    # The order of additions differs (blocks summed across devices).
+    assert _relative(out["logistic"], logistic) < 1e-7
+    assert _relative(out["huber"], huber) < 1e-7
+    assert _relative(out["batches"], batches.ravel()) < 1e-9

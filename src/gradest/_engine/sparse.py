@@ -23,7 +23,9 @@ took 0.20 s with segment sums, 0.32 s with ``jax.experimental.sparse.BCOO``
 and 0.19 s with ``BCSR``; segment sums with an explicit transpose (a second
 segment sum over the column ids, instead of autodiff's scatter of a gather)
 are used here, and the row ids make row blocks (mini-batches, several
-devices) easy to take.
+devices) easy to take. With several devices the rows are cut into one block
+a device, each block's entries are placed on its device, and each computes
+its rows' products (the transpose sums the blocks' shares).
 """
 
 from functools import partial
@@ -33,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import placement
 from .data import aligned_zeros, bucket_rows
 
 __all__ = ["SparseDesign", "is_sparse", "matvec", "rmatvec", "sparse_design",
@@ -50,16 +53,22 @@ def is_sparse(X: Any) -> bool:
 class SparseDesign:
     """The matrix ``(X - 1 offset') diag(multiplier)`` of a CSR matrix ``X``.
 
+    The rows are held in `n_blocks` consecutive blocks of equal row count,
+    one per device when the rows are split over several (see
+    :mod:`.placement`), else one; each block's entries are padded to the
+    same count with zeros.
+
     Attributes
     ----------
-    values : array of shape (n_entries,)
-        The stored entries of X, row by row (padding entries are 0).
-    columns : int32 array of shape (n_entries,)
+    values : array of shape (n_blocks, n_entries)
+        The stored entries of X, row by row within each block (padding
+        entries are 0).
+    columns : int32 array of shape (n_blocks, n_entries)
         Their column indices.
-    rows : int32 array of shape (n_entries,)
-        Their row indices, non-decreasing.
-    row_start : int32 array of shape (n_rows + 1,)
-        Where each row's entries start (CSR's ``indptr``).
+    rows : int32 array of shape (n_blocks, n_entries)
+        Their row indices within the block, non-decreasing.
+    row_start : int32 array of shape (n_blocks, block_rows + 1)
+        Where each row's entries start in its block (CSR's ``indptr``).
     offset : array of shape (n_columns,)
         Column offsets ``c`` (zeros when not centring).
     multiplier : array of shape (n_columns,)
@@ -86,6 +95,19 @@ class SparseDesign:
         """The precision of the entries."""
         return self.values.dtype
 
+    @property
+    def n_blocks(self) -> int:
+        """Number of row blocks."""
+        return self.values.shape[0]
+
+    def place(self, put_split, put_whole) -> "SparseDesign":
+        """This design with its blocks split by `put_split` (one a device) and
+        its column vectors put whole by `put_whole` (see :mod:`.placement`)."""
+        return SparseDesign(*(put_split(a) for a in (self.values, self.columns,
+                                                     self.rows, self.row_start)),
+                            put_whole(self.offset), put_whole(self.multiplier),
+                            self.shape, self.row_width)
+
     def tree_flatten(self):
         return ((self.values, self.columns, self.rows, self.row_start, self.offset,
                  self.multiplier), (self.shape, self.row_width))
@@ -95,8 +117,8 @@ class SparseDesign:
         return cls(*children, *aux)
 
     def __repr__(self) -> str:
-        return (f"SparseDesign(shape={self.shape}, n_entries="
-                f"{np.shape(self.values)[0]}, row_width={self.row_width})")
+        return (f"SparseDesign(shape={self.shape}, n_blocks={self.n_blocks}, "
+                f"n_entries={np.shape(self.values)[1]}, row_width={self.row_width})")
 
 
 def sparse_design(X, offset: np.ndarray, multiplier: np.ndarray, *, n_rows: int,
@@ -106,8 +128,10 @@ def sparse_design(X, offset: np.ndarray, multiplier: np.ndarray, *, n_rows: int,
     The one copy of the nonzeros a fit holds: values, column indices and row
     ids are written into buffers that JAX's CPU backend uses in place. Rows
     beyond X's (zero weight) and columns beyond X's (zero multiplier) pad the
-    shape; the entries are padded to a bucket size with zeros in the last
-    row, so that problems of similar sizes share compiled code.
+    shape; each block's entries are padded to a bucket size with zeros in
+    its last row, so that problems of similar sizes share compiled code.
+    The rows are cut into as many blocks as :func:`.placement.row_blocks`
+    says (one per device when they are split over several).
 
     Parameters
     ----------
@@ -132,40 +156,62 @@ def sparse_design(X, offset: np.ndarray, multiplier: np.ndarray, *, n_rows: int,
         raise ValueError(
             f"Sparse data with {X.nnz} stored entries and shape {X.shape} exceed "
             "the 32-bit indices of the sparse design.")
-    n_entries = bucket_rows(max(X.nnz, 1), min_rows=16)
-    values = aligned_zeros((n_entries,), dtype)
-    values[:X.nnz] = X.data
-    columns = aligned_zeros((n_entries,), np.int32)
-    columns[:X.nnz] = X.indices
-    rows = aligned_zeros((n_entries,), np.int32)
-    counts = np.diff(X.indptr)
-    rows[:X.nnz] = np.repeat(np.arange(n_samples, dtype=np.int32), counts)
-    # Padding entries (value 0) sit in the last row, keeping the ids sorted.
-    rows[X.nnz:] = n_rows - 1
-    row_start = np.empty(n_rows + 1, np.int32)
-    row_start[:n_samples + 1] = X.indptr
-    row_start[n_samples + 1:] = X.nnz
+    n_blocks = placement.row_blocks(n_rows)
+    block_rows = n_rows // n_blocks
+    # Entry offsets of the block boundaries (rows past X's have none).
+    indptr = np.concatenate([X.indptr, np.full(n_rows - n_samples, X.nnz)])
+    bounds = indptr[::block_rows]
+    n_entries = bucket_rows(max(int(np.diff(bounds).max(initial=0)), 1), min_rows=16)
+    values = aligned_zeros((n_blocks, n_entries), dtype)
+    columns = aligned_zeros((n_blocks, n_entries), np.int32)
+    rows = aligned_zeros((n_blocks, n_entries), np.int32)
+    row_start = np.empty((n_blocks, block_rows + 1), np.int32)
+    counts = np.diff(indptr)
+    for block in range(n_blocks):
+        first, last = bounds[block], bounds[block + 1]
+        used = last - first
+        values[block, :used] = X.data[first:last]
+        columns[block, :used] = X.indices[first:last]
+        local = counts[block * block_rows:(block + 1) * block_rows]
+        rows[block, :used] = np.repeat(np.arange(block_rows, dtype=np.int32), local)
+        # Padding entries (value 0) sit in the block's last row, keeping the
+        # row ids sorted.
+        rows[block, used:] = block_rows - 1
+        row_start[block] = indptr[block * block_rows:(block + 1) * block_rows + 1] \
+            - first
     padded_offset = np.zeros(n_columns, dtype)
     padded_offset[:n_features] = offset
     padded_multiplier = np.zeros(n_columns, dtype)
     padded_multiplier[:n_features] = multiplier
-    row_width = int(counts.max(initial=0))
+    row_width = max(int(counts.max(initial=0)), 1)
     return SparseDesign(values, columns, rows, row_start, padded_offset,
-                        padded_multiplier, (n_rows, n_columns), max(row_width, 1))
+                        padded_multiplier, (n_rows, n_columns), row_width)
 
 
 def _raw_matvec(design: SparseDesign, W):
     """``X @ W`` of the stored entries, W of shape (n_columns, k)."""
-    products = design.values[:, None] * W[design.columns]
-    return jax.ops.segment_sum(products, design.rows, num_segments=design.shape[0],
-                               indices_are_sorted=True)
+    block_rows = design.shape[0] // design.n_blocks
+
+    def block(values, columns, rows):
+        return jax.ops.segment_sum(values[:, None] * W[columns], rows,
+                                   num_segments=block_rows, indices_are_sorted=True)
+
+    # One block a device when the rows are split: each computes its rows.
+    out = jax.vmap(block)(design.values, design.columns, design.rows)
+    return out.reshape(design.shape[0], W.shape[1])
 
 
 def _raw_rmatvec(design: SparseDesign, G):
     """``X' G`` of the stored entries, G of shape (n_rows, k)."""
-    products = design.values[:, None] * G[design.rows]
-    return jax.ops.segment_sum(products, design.columns,
-                               num_segments=design.shape[1])
+    blocks = G.reshape(design.n_blocks, -1, G.shape[1])
+
+    def block(values, columns, rows, G):
+        return jax.ops.segment_sum(values[:, None] * G[rows], columns,
+                                   num_segments=design.shape[1])
+
+    # Each block's share, summed over the blocks (over the devices).
+    return jnp.sum(jax.vmap(block)(design.values, design.columns, design.rows,
+                                   blocks), axis=0)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=())
@@ -210,7 +256,7 @@ def matvec(design, W):
     array of shape (n_rows, k)
     """
     if isinstance(design, SparseDesign):
-        return _sparse_matvec(design, W)
+        return _sparse_matvec(design, jnp.asarray(W))
     return design @ W
 
 
@@ -231,7 +277,7 @@ def rmatvec(design, G):
     array of shape (n_columns, k)
     """
     if isinstance(design, SparseDesign):
-        return _sparse_rmatvec(design, G)
+        return _sparse_rmatvec(design, jnp.asarray(G))
     return design.T @ G
 
 
@@ -243,16 +289,19 @@ def _take_design_rows(design: SparseDesign, rows):
     """
     n_taken = rows.shape[0]
     width = design.row_width
-    start = design.row_start[rows]
-    count = design.row_start[rows + 1] - start
+    block_rows = design.shape[0] // design.n_blocks
+    block, local = rows // block_rows, rows % block_rows
+    start = design.row_start[block, local]
+    count = design.row_start[block, local + 1] - start
     slot = jnp.arange(width, dtype=start.dtype)
     position = start[:, None] + slot
     used = slot < count[:, None]
     position = jnp.where(used, position, 0)
-    values = jnp.where(used, design.values[position], 0).ravel()
-    columns = jnp.where(used, design.columns[position], 0).ravel()
-    new_rows = jnp.repeat(jnp.arange(n_taken, dtype=start.dtype), width)
-    row_start = jnp.arange(n_taken + 1, dtype=start.dtype) * width
+    block = jnp.broadcast_to(block[:, None], position.shape)
+    values = jnp.where(used, design.values[block, position], 0).reshape(1, -1)
+    columns = jnp.where(used, design.columns[block, position], 0).reshape(1, -1)
+    new_rows = jnp.repeat(jnp.arange(n_taken, dtype=start.dtype), width)[None]
+    row_start = (jnp.arange(n_taken + 1, dtype=start.dtype) * width)[None]
     return SparseDesign(values, columns, new_rows, row_start, design.offset,
                         design.multiplier, (n_taken, design.shape[1]), width)
 
