@@ -118,7 +118,7 @@ def _contender(name: str):
     raise ValueError(f"unknown contender {name!r}")
 
 
-def fit_one(name: str, quick: bool) -> dict:
+def fit_one(contender: str, quick: bool) -> dict:
     """Fit one contender on the training split, in this (fresh) process.
 
     gradest with L-BFGS is fitted twice: the first fit compiles, the second
@@ -132,6 +132,7 @@ def fit_one(name: str, quick: bool) -> dict:
     X, y, _ = corpus(**(QUICK if quick else FULL))
     X_train, y_train, X_test, y_test = split(X, y)
     del X
+    name = contender
     estimator = _contender(name)
     times = []
     with warnings.catch_warnings(record=True) as caught:
@@ -187,7 +188,7 @@ def sparse_text(quick):
         import skglm  # noqa: F401
     except ImportError:
         names.remove("skglm SparseLogisticRegression")
-    out = {name: call_in_subprocess("sparse_fit", name=name, quick=quick)
+    out = {name: call_in_subprocess("sparse_fit", contender=name, quick=quick)
            for name in names}
     reference = out["LogisticRegression(lbfgs)"]
     rows = []

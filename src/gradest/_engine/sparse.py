@@ -17,18 +17,18 @@ it: the centring would fill in every zero. Its products are
 so the offsets cost O(n + p) a product and the nonzeros are held once.
 
 The nonzeros are plain index arrays (values, column indices and row ids in
-CSR order) summed with :func:`jax.ops.segment_sum`. On this project's CPU a
-value and gradient of a logistic loss on 100,000 x 50,000 with 5e6 nonzeros
-took 0.20 s with segment sums, 0.32 s with ``jax.experimental.sparse.BCOO``
-and 0.19 s with ``BCSR``; segment sums with an explicit transpose (a second
-segment sum over the column ids, instead of autodiff's scatter of a gather)
-are used here, and the row ids make row blocks (mini-batches, several
+CSR order) summed with :func:`jax.ops.segment_sum`, and the transpose is a
+second segment sum over the column ids (not autodiff's scatter of a
+gather). Measured on this project's 2-core CPU, interleaved in one process,
+the value and gradient of a logistic loss on 20,000 x 10,000 TF-IDF rows
+with 847,000 nonzeros took 44 ms this way, 94 ms with
+``jax.experimental.sparse.BCOO`` and 92 ms with ``BCSR`` (SciPy's product
+pair alone: 15 ms). The row ids also make row blocks (mini-batches, several
 devices) easy to take. With several devices the rows are cut into one block
 a device, each block's entries are placed on its device, and each computes
 its rows' products (the transpose sums the blocks' shares).
 """
 
-from functools import partial
 from typing import Any
 
 import jax
@@ -214,7 +214,7 @@ def _raw_rmatvec(design: SparseDesign, G):
                                    blocks), axis=0)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=())
+@jax.custom_vjp
 def _sparse_matvec(design: SparseDesign, W):
     scaled = design.multiplier[:, None] * W
     return _raw_matvec(design, scaled) - design.offset @ scaled

@@ -137,7 +137,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,)
             Class labels, of any type.
@@ -180,7 +180,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A chunk of training data.
         y : array-like of shape (n_samples,)
             Its labels, all among `classes`.
@@ -271,7 +271,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -287,7 +287,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -304,7 +304,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -323,7 +323,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns

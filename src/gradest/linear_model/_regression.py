@@ -194,7 +194,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -276,7 +276,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A chunk of training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Its targets.
@@ -356,7 +356,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
