@@ -715,3 +715,9 @@ from workflows import WORKFLOW_CALLS, WORKFLOW_CASES  # noqa: E402
 
 CASES.update(WORKFLOW_CASES)
 CALLS.update(WORKFLOW_CALLS)
+
+# Sparse TF-IDF text classification.
+from sparse import SPARSE_CALLS, SPARSE_CASES  # noqa: E402
+
+CASES.update(SPARSE_CASES)
+CALLS.update(SPARSE_CALLS)

@@ -21,14 +21,24 @@ largest magnitude first: the sum of squares of a column of values near 1e300
 (or 1e-300) would overflow (or underflow), and the column would look
 constant. Powers of two scale exactly, so merging moments of row blocks with
 different scales loses nothing.
+
+Sparse data (SciPy CSR or CSC) are never densified. Their moments come from
+the stored entries alone: a column's implicit zeros contribute only the
+weight they carry, so its centred sum of squares is
+``sum_stored w_i (x_ij - m_j)^2 + m_j^2 (W - sum_stored w_i)``, centred
+without cancellation as for dense data. Standardising them keeps the
+centring implicit (:func:`implicit_standardization`): the engine's sparse
+design multiplies the stored entries by ``1 / scale`` and subtracts the
+offsets inside its products, so the zeros stay zeros.
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Moments", "Standardization", "compute_moments", "fit_standardization",
-           "identity_standardization", "merge_moments", "scale_linear",
+__all__ = ["Moments", "Standardization", "column_largest", "compute_moments",
+           "fit_standardization", "identity_standardization",
+           "implicit_standardization", "merge_moments", "scale_linear",
            "standardization_from_moments", "standardize", "unscale_linear"]
 
 
@@ -122,13 +132,93 @@ def _power_of_two_scale(block: np.ndarray) -> np.ndarray:
     return np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
 
 
+def _is_sparse(A) -> bool:
+    import scipy.sparse
+
+    return scipy.sparse.issparse(A)
+
+
+def _stored_entry_blocks(A):
+    """Blocks of a sparse matrix's stored entries: (rows, columns, values).
+
+    In blocks of at most `_BLOCK_ELEMENTS` entries, so that the float64
+    temporaries stay small whatever the number of nonzeros. CSR and CSC are
+    read in place (CSC's "rows" are its columns' entries in column order).
+    """
+    if A.format not in ("csr", "csc"):
+        A = A.tocsr()
+    major, minor = A.indices, A.indptr
+    for start in range(0, A.nnz, _BLOCK_ELEMENTS):
+        stop = min(start + _BLOCK_ELEMENTS, A.nnz)
+        outer = np.searchsorted(minor, np.arange(start, stop), side="right") - 1
+        inner = major[start:stop]
+        values = np.asarray(A.data[start:stop], np.float64)
+        if A.format == "csc":
+            yield inner, outer, values
+        else:
+            yield outer, inner, values
+
+
+def column_largest(A) -> np.ndarray:
+    """The largest magnitude of each column of `A` (dense or sparse), float64."""
+    if not _is_sparse(A):
+        return np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
+    largest = np.zeros(A.shape[1])
+    for _, columns, values in _stored_entry_blocks(A):
+        np.maximum.at(largest, columns, np.abs(values))
+    return largest
+
+
+def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
+    """Weighted column moments of a sparse `A` from its stored entries.
+
+    Two passes over the entries (means, then centred squares); the implicit
+    zeros of a column add ``m_j^2`` times the weight of the rows where it
+    has no entry. `A` must have no duplicate entries.
+    """
+    weights = np.asarray(sample_weight, np.float64)
+    total = float(weights.sum())
+    if total == 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    n_columns = A.shape[1]
+    largest = column_largest(A)
+    _, exponent = np.frexp(largest)
+    scale = np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
+    weighted_sum = np.zeros(n_columns)
+    stored_weight = np.zeros(n_columns)
+    stored_count = np.zeros(n_columns, np.int64)
+    for rows, columns, values in _stored_entry_blocks(A):
+        weighted_sum += np.bincount(columns, weights=weights[rows] * values
+                                    / scale[columns], minlength=n_columns)
+        stored_weight += np.bincount(columns, weights=weights[rows],
+                                     minlength=n_columns)
+        stored_count += np.bincount(columns[weights[rows] > 0], minlength=n_columns)
+    mean = weighted_sum / total
+    count = int(np.count_nonzero(weights))
+    # The weight of a column's implicit zeros; exactly 0 when every weighted
+    # row stores an entry (the difference of sums would leave rounding, and
+    # a constant stored column would look varying).
+    zero_weight = np.where(stored_count == count, 0.0,
+                           np.maximum(total - stored_weight, 0.0))
+    m2 = mean**2 * zero_weight
+    for rows, columns, values in _stored_entry_blocks(A):
+        deviation = values / scale[columns] - mean[columns]
+        m2 += np.bincount(columns, weights=weights[rows] * deviation**2,
+                          minlength=n_columns)
+    return Moments(total, count, mean * scale, m2, scale)
+
+
 def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
     """Weighted column moments of `A`, in float64 and in row blocks.
 
     The blocks bound the float64 temporaries; float32 data are accumulated
     in float64 too, which costs little beside a fit and keeps the statistics
-    of a million rows as exact as those of a hundred.
+    of a million rows as exact as those of a hundred. A SciPy sparse `A`
+    (without duplicate entries) is read from its stored entries, never
+    densified.
     """
+    if _is_sparse(A):
+        return _sparse_moments(A, sample_weight)
     block_rows = max(1, _BLOCK_ELEMENTS // max(A.shape[1], 1))
     moments = None
     for start in range(0, max(A.shape[0], 1), block_rows):
@@ -235,6 +325,28 @@ def standardize(
     if center and stats.constant.any():
         out[:, stats.constant] = 0
     return out
+
+
+def implicit_standardization(
+    stats: Standardization, *, center: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The column offsets and multipliers of ``(A - 1 mean') diag(1 / scale)``.
+
+    What :func:`standardize` computes, in the form sparse data keep: the
+    standardised matrix is ``(A - 1 offset') diag(multiplier)``, never formed
+    (see :class:`gradest._engine.sparse.SparseDesign`). With `center`,
+    constant columns get multiplier 0 (they are exactly zero when centred).
+
+    Returns
+    -------
+    offset : ndarray of shape (n_columns,)
+    multiplier : ndarray of shape (n_columns,)
+    """
+    dtype = stats.scale.dtype
+    multiplier = (1 / stats.scale).astype(dtype)
+    if center:
+        multiplier[stats.constant] = 0
+    return stats.mean.astype(dtype), multiplier
 
 
 def unscale_linear(

@@ -9,6 +9,8 @@ back. The modules:
   compiled passes (:func:`run_pass`);
 - :mod:`.placement`: rows split over every device JAX sees;
 - :mod:`.solvers`: the table of solvers and what each needs;
+- :mod:`.sparse`: sparse designs (CSR with implicit centring) and the
+  products every linear objective uses;
 - :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
 - :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
 - :mod:`.minimize`: the front end that drives the loop;
@@ -34,12 +36,15 @@ from .minimize import MinimizeResult, Problem, Settings, minimize
 from .outcome import Outcome, Status, settle
 from .rowwise import RowProblem, minimize_rows
 from .solvers import SOLVERS, SolverSpec, make_optimizer, solver_spec
+from .sparse import SparseDesign, is_sparse, matvec, rmatvec, sparse_design, take_rows
 
 __all__ = [
     "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult", "Outcome",
-    "Problem", "RowProblem", "Settings", "SolverSpec", "Status", "aligned_zeros",
+    "Problem", "RowProblem", "Settings", "SolverSpec", "SparseDesign", "Status",
+    "aligned_zeros",
     "bucket_columns", "bucket_rows", "float_dtype", "make_optimizer", "map_row_blocks",
     "minimize",
-    "minimize_rows", "pad", "padded_weights", "run_pass", "set_compilation_cache",
-    "settle", "solver_spec",
+    "is_sparse", "matvec", "minimize_rows", "pad", "padded_weights", "rmatvec",
+    "run_pass", "set_compilation_cache", "settle", "solver_spec", "sparse_design",
+    "take_rows",
 ]

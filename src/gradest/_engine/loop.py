@@ -18,6 +18,7 @@ import numpy as np
 
 from .outcome import Status
 from .solvers import make_optimizer, solver_spec
+from .sparse import take_rows
 
 __all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "SMALL_PROBLEM", "Layout",
            "LoopState", "chunk_function", "compiled_count", "initial_state",
@@ -192,7 +193,7 @@ def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size):
     def one_batch(carry, batch):
         params, opt_state, _ = carry
         rows, mask = batch
-        batch_data = jax.tree.map(lambda leaf: leaf[rows], data)
+        batch_data = take_rows(data, rows)
         value, grad = jax.value_and_grad(loss)(params, batch_data,
                                                weights[rows] * mask)
         updates, opt_state = optimizer.update(grad, opt_state, params)

@@ -15,6 +15,7 @@ would cost a new problem more than the loop itself.
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import jax
@@ -234,7 +235,7 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     # each chunk returns, so that every chunk call matches one entry of the
     # compiled function's cache.
     (data, weights), state = placement.place(
-        (jax.tree.map(lambda a: np.asarray(a, dtype), problem.data),
+        (jax.tree.map(partial(_as_float, dtype=dtype), problem.data),
          np.asarray(problem.weights, dtype)),
         initial_state(flat, opt_state, seed, dtype, settings.reference), n_rows)
     hyper = {k: np.asarray(v, dtype) for k, v in problem.hyper.items()}
@@ -247,6 +248,13 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     return _Run(state, (data, weights, hyper), scalars, static, tol, layout,
                 # Not from max_iter: a grid over it shares the compiled loop.
                 chunk_function(n_rows, flat.size, spec.typical_iterations))
+
+
+def _as_float(leaf, *, dtype):
+    """A floating leaf in the working precision; integer leaves (indices) kept."""
+    leaf = np.asarray(leaf)
+    return leaf.astype(dtype, copy=False) if np.issubdtype(leaf.dtype, np.floating) \
+        or leaf.dtype == bool else leaf
 
 
 def _drive(run: _Run, settings: Settings, fresh: bool):

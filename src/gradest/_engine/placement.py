@@ -15,12 +15,22 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["device_count", "place", "place_whole"]
+__all__ = ["device_count", "place", "place_whole", "row_blocks"]
 
 
 def device_count() -> int:
     """Number of devices the rows would be spread over."""
     return jax.device_count()
+
+
+def row_blocks(n_rows: int) -> int:
+    """Blocks the rows are cut into by :func:`place`: one a device, or one.
+
+    A data structure that must be built in blocks (a sparse design, whose
+    entries per row vary) asks here before :func:`place` splits it.
+    """
+    n_devices = jax.device_count()
+    return n_devices if n_devices > 1 and n_rows % n_devices == 0 else 1
 
 
 def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None):
@@ -31,7 +41,9 @@ def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None)
     rows : pytree of array
         Per-sample arrays: those whose leading axis has `n_rows` rows are
         split; any other leaf (such as a fitted model riding along with the
-        data) is replicated.
+        data) is replicated. A node with a ``place(put_split, put_whole)``
+        method (a sparse design built in :func:`row_blocks` blocks) places
+        its own parts.
     replicated : pytree of array
         Arrays every device needs whole (parameters, solver state).
     n_rows : int
@@ -60,10 +72,15 @@ def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None)
     whole = NamedSharding(mesh, PartitionSpec())
 
     def put(leaf):
+        if hasattr(leaf, "place"):
+            # A blocked structure (a sparse design): one block a device.
+            return leaf.place(lambda a: jax.device_put(a, by_rows),
+                              lambda a: jax.device_put(a, whole))
         split = np.ndim(leaf) >= 1 and np.shape(leaf)[0] == n_rows
         return jax.device_put(leaf, by_rows if split else whole)
 
-    return jax.tree.map(put, rows), jax.device_put(replicated, whole)
+    return (jax.tree.map(put, rows, is_leaf=lambda leaf: hasattr(leaf, "place")),
+            jax.device_put(replicated, whole))
 
 
 def place_whole(tree: Any) -> Any:

@@ -23,12 +23,16 @@ from .._engine import (
     aligned_zeros,
     bucket_columns,
     bucket_rows,
+    is_sparse,
     run_pass,
+    sparse_design,
 )
 from .._scaling import (
     Moments,
+    column_largest,
     compute_moments,
     identity_standardization,
+    implicit_standardization,
     merge_moments,
     scale_linear,
     standardization_from_moments,
@@ -44,10 +48,13 @@ from ._statistics import (
     use_statistics,
 )
 
-__all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "LinearGradientModel",
-           "StandardizedFit", "moderate"]
+__all__ = ["FLOAT_DTYPES", "LINEAR_CONSTRAINTS", "SPARSE_FORMATS",
+           "LinearGradientModel", "StandardizedFit", "moderate"]
 
 FLOAT_DTYPES = [np.float64, np.float32]
+# Sparse inputs the linear models take as they are (validate_data converts
+# other formats to CSR).
+SPARSE_FORMATS = ["csr", "csc"]
 
 LINEAR_CONSTRAINTS: dict = {
     **ENGINE_CONSTRAINTS,
@@ -180,24 +187,47 @@ class LinearGradientModel(GradientFitMixin):
         # similar sizes and feature subsets share compiled code. Mini-batches
         # keep the exact rows they shuffle. Aligned, so that JAX uses the
         # buffers without a second copy.
+        # Sparse X becomes a design that scales its stored entries and keeps
+        # the centring implicit (one copy of the nonzeros, O(n + p) more).
         n_samples, n_features = X.shape
         n_rows = n_samples
         if self.batch_size is None:
             n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
         n_columns = bucket_columns(n_features, n_rows)
-        X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
         Y_fit = aligned_zeros((n_rows, Y.shape[1]), X.dtype)
         weights = np.zeros(n_rows, dtype=X.dtype)
-        standardize(X, x_stats, center=center, out=X_fit[:n_samples, :n_features])
+        if is_sparse(X):
+            offset, multiplier = implicit_standardization(x_stats, center=center)
+            X_fit = sparse_design(X, offset, multiplier, n_rows=n_rows,
+                                  n_columns=n_columns, dtype=X.dtype)
+        else:
+            X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
+            standardize(X, x_stats, center=center,
+                        out=X_fit[:n_samples, :n_features])
         standardize(Y, y_stats, center=center and scale_targets,
                     out=Y_fit[:n_samples])
         weights[:n_samples] = sample_weight
         return (X_fit, Y_fit), weights
 
+    def _validate_training(self, X, y, **options):
+        """``validate_data`` for fit and partial_fit: dense or sparse X.
+
+        Sparse X (CSR or CSC, matrix or array) is kept sparse; duplicate
+        entries, which its column moments cannot take, are summed in a copy.
+        """
+        X, y = validate_data(self, X, y, accept_sparse=SPARSE_FORMATS,
+                             dtype=FLOAT_DTYPES, **options)
+        if is_sparse(X) and not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        return X, y
+
     def _decision(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        return X @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, accept_sparse=SPARSE_FORMATS, dtype=FLOAT_DTYPES,
+                          reset=False)
+        # A sparse product is dense: an ndarray for matrices and arrays alike.
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
 
 # Columns whose largest magnitude lies in this range have cross-products
@@ -207,7 +237,7 @@ _MODERATE = (1e-100, 1e100)
 
 def moderate(A) -> bool:
     """Whether every nonzero column of `A` has magnitudes in `_MODERATE`."""
-    largest = np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
+    largest = column_largest(A)
     nonzero = largest[largest > 0]
     return bool(np.all((nonzero >= _MODERATE[0]) & (nonzero <= _MODERATE[1])))
 

@@ -7,10 +7,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
-from ._fit import FLOAT_DTYPES, LINEAR_CONSTRAINTS, LinearGradientModel
+from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
 
@@ -137,7 +137,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,)
             Class labels, of any type.
@@ -151,7 +151,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         """
         previous = self._current_model() if self.warm_start else None
         self.__dict__.pop("_stream_", None)
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
+        X, y = self._validate_training(X, y)
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
@@ -180,7 +180,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A chunk of training data.
         y : array-like of shape (n_samples,)
             Its labels, all among `classes`.
@@ -214,7 +214,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes, got {classes!r}.")
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=first)
+        X, y = self._validate_training(X, y, reset=first)
         check_classification_targets(y)
         unseen = np.setdiff1d(y, classes)
         if unseen.size:
@@ -261,12 +261,17 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
             return None
         return self.coef_.T, self.intercept_
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def decision_function(self, X):
         """Logits: of the second class for two classes, else of every class.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -282,7 +287,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -299,7 +304,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -318,7 +323,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns

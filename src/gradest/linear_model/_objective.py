@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
+from .._engine import matvec
 from .._losses import estimates_scale, is_convex, sample_losses, weighted_mean
 
 __all__ = ["SCALE_PARAM", "LinearObjective"]
@@ -17,6 +18,10 @@ SCALE_PARAM = "log_scale"
 @dataclass(frozen=True)
 class LinearObjective:
     """Weighted mean loss of ``X @ coef + intercept`` plus an L2 penalty.
+
+    X is a dense array or a :class:`~gradest._engine.SparseDesign`: the
+    product goes through :func:`~gradest._engine.matvec`, so one objective
+    serves both.
 
     Frozen, so equal objectives hash alike and share compiled code. A loss
     that :func:`~gradest._losses.estimates_scale` has one more parameter,
@@ -46,7 +51,8 @@ class LinearObjective:
 
     def __call__(self, params, data, weights, hyper):
         X, Y = data
-        predictions = X @ params["coef"]
+        # A dense array or a sparse design (see gradest._engine.sparse).
+        predictions = matvec(X, params["coef"])
         if "intercept" in params:
             predictions = predictions + params["intercept"]
         scale = jnp.exp(params[SCALE_PARAM]) if self.estimates_scale else None

@@ -6,11 +6,12 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
+from .._engine import is_sparse
 from .._losses import is_equivariant, loss_names
-from ._fit import FLOAT_DTYPES, LINEAR_CONSTRAINTS, LinearGradientModel
+from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
 
@@ -193,7 +194,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -224,7 +225,12 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         if self.fit_intercept:
             # Columns constant on the weighted rows get coefficient 0 anyway.
             rows = X[sample_weight > 0]
-            n_varying = int(np.count_nonzero(np.any(rows != rows[:1], axis=0)))
+            if is_sparse(rows):
+                # Varying: the column's largest and smallest values differ.
+                spread = rows.max(axis=0) - rows.min(axis=0)
+                n_varying = int(spread.count_nonzero())
+            else:
+                n_varying = int(np.count_nonzero(np.any(rows != rows[:1], axis=0)))
         if n_free >= n_varying:
             return
         warnings.warn(
@@ -270,7 +276,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A chunk of training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Its targets.
@@ -287,8 +293,8 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
     def _fit(self, X, y, sample_weight, *, previous, streaming):
         first = not (streaming and hasattr(self, "_stream_"))
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, multi_output=True,
-                             y_numeric=True, reset=first)
+        X, y = self._validate_training(X, y, multi_output=True, y_numeric=True,
+                                       reset=first)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                              ensure_non_negative=True)
         if not streaming:
@@ -350,7 +356,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -363,4 +369,5 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

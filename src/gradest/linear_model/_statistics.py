@@ -40,6 +40,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
+import scipy.sparse
 
 from .._scaling import Moments, Standardization
 
@@ -159,8 +160,11 @@ def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowM
     Each block is centred about its own weighted mean and merged into the
     blocks before it (Chan, Golub and LeVeque's update), so no sum of
     squares of uncentred values is ever formed; the same pass gives the
-    column moments that standardisation needs.
+    column moments that standardisation needs. Sparse X is not densified
+    (see :func:`_sparse_row_moments`).
     """
+    if scipy.sparse.issparse(X):
+        return _sparse_row_moments(X, Y, sample_weight)
     n_features = X.shape[1]
     n_columns = n_features + Y.shape[1]
     moments = None
@@ -185,6 +189,42 @@ def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowM
         raise ValueError("sample_weight must have a positive sum.")
     # Symmetric, so that the objective's quadratic form has a symmetric Hessian.
     return moments._replace(moment=0.5 * (moments.moment + moments.moment.T))
+
+
+def _sparse_row_moments(X, Y: np.ndarray, sample_weight: np.ndarray) -> RowMoments:
+    """:func:`row_moments` of a sparse X, from sparse products (SciPy).
+
+    Centring X would fill in its zeros, so its centred Gram matrix is formed
+    as ``X'WX - W m_x m_x'`` (p x p, dense) from the sparse product of each
+    block of rows; the targets are centred before their products, so
+    ``(X - m_x)'W(Y - m_y) = X'W(Y - m_y)`` exactly (the weighted sum of
+    centred targets is zero). The subtraction loses digits only for columns
+    whose mean is large against their spread, which sparse columns (mostly
+    zeros) do not have.
+    """
+    weights = np.asarray(sample_weight, np.float64)
+    total = float(weights.sum())
+    if total == 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    n_features = X.shape[1]
+    x_mean = np.asarray(X.T @ weights, np.float64).ravel() / total
+    Y = np.asarray(Y, np.float64)
+    y_mean = (weights @ Y) / total
+    Y_centred = Y - y_mean
+    weighted_Y = Y_centred * weights[:, None]
+    gram = np.zeros((n_features, n_features))
+    cross = np.zeros((n_features, Y.shape[1]))
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        block = scipy.sparse.csr_array(X[rows], dtype=np.float64)
+        weighted = scipy.sparse.diags_array(weights[rows]) @ block
+        gram += (block.T @ weighted).toarray()
+        cross += block.T @ weighted_Y[rows]
+    gram -= total * np.outer(x_mean, x_mean)
+    moment = np.block([[gram, cross], [cross.T, Y_centred.T @ weighted_Y]])
+    moment = 0.5 * (moment + moment.T)
+    return RowMoments(total, int(np.count_nonzero(weights)),
+                      np.concatenate([x_mean, y_mean]), moment)
 
 
 def merge_row_moments(first: RowMoments | None, second: RowMoments) -> RowMoments:
