@@ -44,6 +44,10 @@ class SolverSpec:
     monotone : bool
         Every step lowers the objective (a line search enforces it), so an
         objective that stops falling means the solver has stalled.
+    needs_smooth : bool
+        Its steps assume a continuously differentiable objective (curvature
+        from differences of gradients, a line search's Wolfe conditions):
+        at a kink it stalls short of the minimum.
     """
 
     name: str
@@ -52,6 +56,7 @@ class SolverSpec:
     reuses_line_search_values: bool = False
     uses_learning_rate: bool = True
     monotone: bool = False
+    needs_smooth: bool = False
 
 
 _TABLE = (
@@ -64,7 +69,7 @@ _TABLE = (
     # The step length comes from the zoom line search.
     SolverSpec("lbfgs", lambda optax, lr: optax.lbfgs(), full_batch_only=True,
                reuses_line_search_values=True, uses_learning_rate=False,
-               monotone=True),
+               monotone=True, needs_smooth=True),
 )
 _BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}
 
