@@ -140,8 +140,9 @@ def tweedie_deviance(y_true, log_mean, hyper):
     with its constant): Poisson at ``p = 1``, Gamma at ``p = 2``, Normal at
     ``p = 0``. The terms in y alone (no gradient) are written for every
     target the power allows: ``y > 0`` through ``log y``; ``y = 0`` (``p <
-    2``) by their limit; ``y < 0`` (``p <= 0``) as scikit-learn writes them,
-    with ``max(y, 0)`` in the power.
+    2``) by their limit; ``y < 0`` (``p < 0``) as scikit-learn writes them,
+    with ``max(y, 0)`` in the power; at ``p = 0`` the half deviance is
+    ``(y - mu)^2 / 2`` for every y.
     """
     power = hyper["power"]
     positive = y_true > 0
@@ -154,6 +155,8 @@ def tweedie_deviance(y_true, log_mean, hyper):
     below_two = jnp.where(power < 2, 2 - power, 1.0)
     at_nonpositive = jnp.minimum(y_true, 0) / below_one - 1 / below_two
     constant = jnp.where(positive, at_y, at_nonpositive)
+    # p = 0 is the Normal: the terms are polynomials, exact for every sign.
+    constant = jnp.where(power == 0, y_true - 0.5 - 0.5 * y_true**2, constant)
     return (_box_cox_exp(2 - power, log_mean)
             - y_true * _box_cox_exp(1 - power, log_mean) - constant)
 
