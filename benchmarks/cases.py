@@ -715,3 +715,9 @@ from workflows import WORKFLOW_CALLS, WORKFLOW_CASES  # noqa: E402
 
 CASES.update(WORKFLOW_CASES)
 CALLS.update(WORKFLOW_CALLS)
+
+# GLM families and quantile regression (case 8).
+from glm import GLM_CALLS, GLM_CASES  # noqa: E402
+
+CASES.update(GLM_CASES)
+CALLS.update(GLM_CALLS)
