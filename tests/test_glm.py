@@ -155,6 +155,18 @@ def test_quantile_reaches_highs_objective(quantile, weighted):
     assert model.n_iter_ <= model.max_iter
 
 
+def test_absolute_error_with_lbfgs_reaches_the_median_regression_objective():
+    # The same continuation serves every non-smooth loss with a surrogate.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((2000, N_FEATURES))
+    y = X @ rng.standard_normal(N_FEATURES) + rng.standard_t(2, size=2000)
+    ref = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(X, y)
+    model = GradLinearRegression(loss="absolute_error", solver="lbfgs").fit(X, y)
+    best = _pinball_objective(X, y, ref.coef_, ref.intercept_, 0.5, None)
+    got = _pinball_objective(X, y, model.coef_, model.intercept_, 0.5, None)
+    assert -1e-7 * best <= got - best <= 1e-4 * best
+
+
 @pytest.mark.parametrize("loss, params, y_bad, match", [
     ("poisson", {}, -1.0, r"loss='poisson' needs targets y >= 0"),
     ("gamma", {}, 0.0, r"loss='gamma' needs targets y > 0"),

@@ -59,6 +59,16 @@ def absolute_error(y_true, y_pred, hyper):
     return jnp.abs(y_pred - y_true)
 
 
+def smoothed_absolute_error(y_true, y_pred, width, hyper):
+    """The absolute error with its kink rounded over `width`.
+
+    Twice the smoothed pinball loss of the median, ``width * (softplus(r /
+    width) + softplus(-r / width))``: at most ``2 width log(2)`` above ``|r|``.
+    """
+    residual = (y_true - y_pred) / width
+    return width * (jax.nn.softplus(residual) + jax.nn.softplus(-residual))
+
+
 def epsilon_insensitive(y_true, y_pred, hyper):
     return jnp.maximum(jnp.abs(y_pred - y_true) - hyper["epsilon"], 0.0)
 
@@ -287,7 +297,7 @@ _REGISTRY = (
              tasks=frozenset({"regression", "reconstruction"}),
              with_scale=huber_with_scale, hyperparameters=("epsilon",)),
     LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
-             tasks=_REGRESSION),
+             tasks=_REGRESSION, smoothed=smoothed_absolute_error),
     LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
              equivariant=False, tasks=frozenset({"reconstruction"}),
              hyperparameters=("epsilon",)),

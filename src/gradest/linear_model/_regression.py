@@ -47,9 +47,10 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         may hover near its minimiser when the noise is small next to the
         spread of y (a ConvergenceWarning), which "lbfgs" reaches.
         "quantile" is the pinball loss of
-        :class:`~sklearn.linear_model.QuantileRegressor` at `quantile`; it
-        is not smooth, and "lbfgs" minimises smooth surrogates of shrinking
-        width instead, each from the last one's minimiser. "poisson",
+        :class:`~sklearn.linear_model.QuantileRegressor` at `quantile`. It
+        and "absolute_error" are not smooth: "lbfgs" minimises smooth
+        surrogates of shrinking width instead, each from the last one's
+        minimiser. "poisson",
         "gamma" and "tweedie" (of `power`) are half the deviances of
         :class:`~sklearn.linear_model.PoissonRegressor`,
         :class:`~sklearn.linear_model.GammaRegressor` and
