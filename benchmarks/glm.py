@@ -91,7 +91,7 @@ def _highs_or_limit(solver: str, n_rows: int, limit: float):
 def quantile(quick):
     """Quantile regression, q=0.9, n x 20: gradest <= 0.1x HiGHS, objective 1e-4."""
     case = "8 glm"
-    n_rows, limit = (20_000, 300) if quick else (100_000, 1200)
+    n_rows, limit = (20_000, 300) if quick else (100_000, 900)
     ours = call_in_subprocess("quantile_one", which="gradest", n_rows=n_rows)
     highs = _highs_or_limit("highs", n_rows, limit)
     reference = highs or _highs_or_limit("highs-ipm", n_rows, limit)
