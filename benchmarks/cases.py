@@ -721,3 +721,8 @@ from sparse import SPARSE_CALLS, SPARSE_CASES  # noqa: E402
 
 CASES.update(SPARSE_CASES)
 CALLS.update(SPARSE_CALLS)
+# GLM families and quantile regression (case 8).
+from glm import GLM_CALLS, GLM_CASES  # noqa: E402
+
+CASES.update(GLM_CASES)
+CALLS.update(GLM_CALLS)

@@ -5,6 +5,7 @@ Usage::
     python benchmarks/run.py            # every case, full sizes
     python benchmarks/run.py --quick    # smaller sizes and fewer repeats, < 2 min
     python benchmarks/run.py --cases seed_000,compile
+    python benchmarks/run.py --cases quantile,poisson   # GLMs (glm.py)
 
 Each case runs in a fresh process (its peak memory is its own) and measures
 gradest and its anchors side by side in that process; repeated timings are

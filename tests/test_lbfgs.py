@@ -91,8 +91,9 @@ def test_an_unreachable_tolerance_stalls_cleanly():
 
 
 def test_small_problems_compile_unoptimised_with_the_same_result(monkeypatch):
-    X = np.random.default_rng(0).normal(size=(300, 5))
-    y = X @ np.arange(1.0, 6.0) + 1.0
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = X @ np.arange(1.0, 6.0) + 1.0 + rng.standard_t(3, size=300)
     assert loop.chunk_function(512, 11, 100) is loop.run_small_chunk
     assert loop.chunk_function(2**16, 50, 100) is loop.run_chunk
     # The first-order solvers' loops are always optimised.

@@ -164,8 +164,12 @@ def test_equivariant_losses_fit_the_same_with_raw_targets(loss):
 def test_registry_marks_which_regression_targets_are_standardised():
     equivariant = {name for name in loss_names("regression")
                    if LOSSES[name].equivariant}
-    assert equivariant == {"squared_error", "huber", "absolute_error"}
+    assert equivariant == {"squared_error", "huber", "absolute_error", "quantile"}
     assert not LOSSES["epsilon_insensitive"].equivariant
+    # A log link models the mean of counts or amounts in their own units.
+    never_scaled = {name for name in loss_names("regression")
+                    if not LOSSES[name].scalable_targets}
+    assert never_scaled == {"poisson", "gamma", "tweedie"}
 
 
 @pytest.mark.parametrize("params, match", [

@@ -14,6 +14,7 @@ _EXAMPLES = [
     "plot_learning_rate_search.py",
     "plot_logistic_regression.py",
     "plot_custom_losses.py",
+    "plot_poisson_counts.py",
     # Unsupervised kernel regression
     "plot_ukr_saddle.py",
     "plot_ukr_manifold_comparison.py",

@@ -1,7 +1,9 @@
 """Pointwise losses: a registry of functions written once with ``jax.numpy``.
 
 Each built-in loss is ``loss(y_true, y_pred, hyper) -> elementwise losses``;
-``hyper`` carries traced parameters such as the Huber threshold ``epsilon``.
+``hyper`` carries traced parameters such as the Huber threshold ``epsilon``
+or the Tweedie ``power``. ``y_pred`` is the linear predictor: for a family
+with a log link (Poisson, Gamma, Tweedie) the log of the predicted mean.
 A user loss is ``loss(y_true, y_pred) -> per-sample or elementwise losses``.
 
 A loss may also have a form with a scale ``sigma`` estimated jointly with the
@@ -14,9 +16,13 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import xlogy
 
-__all__ = ["LOSSES", "LossSpec", "estimates_scale", "is_convex", "is_equivariant",
-           "is_smooth", "loss_names", "sample_losses", "weighted_mean"]
+__all__ = ["IDENTITY", "LOG", "LOSSES", "Link", "LossSpec", "check_targets",
+           "estimates_scale", "has_statistics", "is_convex", "is_equivariant",
+           "is_smooth", "link_of", "loss_hyper", "loss_names", "sample_losses",
+           "scales_targets", "smoothed_form", "weighted_mean"]
 
 
 def squared_error(y_true, y_pred, hyper):
@@ -53,6 +59,16 @@ def absolute_error(y_true, y_pred, hyper):
     return jnp.abs(y_pred - y_true)
 
 
+def smoothed_absolute_error(y_true, y_pred, width, hyper):
+    """The absolute error with its kink rounded over `width`.
+
+    Twice the smoothed pinball loss of the median, ``width * (softplus(r /
+    width) + softplus(-r / width))``: at most ``2 width log(2)`` above ``|r|``.
+    """
+    residual = (y_true - y_pred) / width
+    return width * (jax.nn.softplus(residual) + jax.nn.softplus(-residual))
+
+
 def epsilon_insensitive(y_true, y_pred, hyper):
     return jnp.maximum(jnp.abs(y_pred - y_true) - hyper["epsilon"], 0.0)
 
@@ -65,6 +81,137 @@ def log_loss(y_true, logits, hyper):
     if logits.shape[-1] == 1:
         return jax.nn.softplus(logits) - y_true * logits
     return (jax.nn.logsumexp(logits, axis=-1, keepdims=True) - logits) * y_true
+
+
+def pinball(y_true, y_pred, hyper):
+    """Pinball loss of quantile `q`: ``q r`` above the prediction, ``(q - 1) r`` below.
+
+    ``r = y_true - y_pred``; the loss of
+    :class:`~sklearn.linear_model.QuantileRegressor`, whose minimiser is the
+    conditional `q`-quantile.
+    """
+    residual = y_true - y_pred
+    return jnp.maximum(hyper["quantile"] * residual, (hyper["quantile"] - 1) * residual)
+
+
+def smoothed_pinball(y_true, y_pred, width, hyper):
+    """The pinball loss with its kink rounded over `width`: smooth, convex.
+
+    ``(q - 1) r + width * softplus(r / width)``, above the pinball loss by at
+    most ``width * log(2)`` (at ``r = 0``) and equal to it as `width` -> 0,
+    so the smoothed minimiser's pinball objective is within ``width *
+    log(2)`` of the minimum.
+    """
+    residual = y_true - y_pred
+    return ((hyper["quantile"] - 1) * residual
+            + width * jax.nn.softplus(residual / width))
+
+
+def poisson_deviance(y_true, log_mean, hyper):
+    """Half the Poisson deviance of the mean ``exp(log_mean)``.
+
+    ``y log(y / mu) - y + mu``: 0 at ``mu = y``. Up to terms in y alone it is
+    the negative log-likelihood, and it is the per-sample loss of
+    :class:`~sklearn.linear_model.PoissonRegressor`.
+    """
+    return jnp.exp(log_mean) - y_true * log_mean + xlogy(y_true, y_true) - y_true
+
+
+def gamma_deviance(y_true, log_mean, hyper):
+    """Half the Gamma deviance of the mean ``mu = exp(log_mean)``.
+
+    ``log(mu / y) + y / mu - 1``, the loss of
+    :class:`~sklearn.linear_model.GammaRegressor`.
+    """
+    # Padding rows (of zero weight) have y = 0: a finite loss there keeps
+    # their zero weight from multiplying an infinity.
+    log_y = jnp.log(jnp.where(y_true > 0, y_true, 1.0))
+    return log_mean + y_true * jnp.exp(-log_mean) - log_y - 1
+
+
+def _box_cox_exp(a, eta):
+    """``(exp(a eta) - 1) / a``, and its limit ``eta`` at ``a = 0``, for a traced `a`.
+
+    The second ``where`` keeps the branch not taken finite, so that its
+    gradient does not turn into NaN (0 times infinity).
+    """
+    safe = jnp.where(a == 0, 1.0, a)
+    return jnp.where(a == 0, eta, jnp.expm1(safe * eta) / safe)
+
+
+def tweedie_deviance(y_true, log_mean, hyper):
+    """Half the Tweedie deviance of power `p` of the mean ``mu = exp(log_mean)``.
+
+    With ``B_a(x) = (x^a - 1) / a`` (``log x`` at ``a = 0``) the half deviance
+    is ``y (B_{1-p}(y) - B_{1-p}(mu)) - (B_{2-p}(y) - B_{2-p}(mu))``: one
+    expression, continuous in `p` and without a branch on it, so that `p` is a
+    traced hyperparameter. It equals the half deviance of
+    :class:`~sklearn.linear_model.TweedieRegressor` (``HalfTweedieLoss``
+    with its constant): Poisson at ``p = 1``, Gamma at ``p = 2``, Normal at
+    ``p = 0``. The terms in y alone (no gradient) are written for every
+    target the power allows: ``y > 0`` through ``log y``; ``y = 0`` (``p <
+    2``) by their limit; ``y < 0`` (``p < 0``) as scikit-learn writes them,
+    with ``max(y, 0)`` in the power; at ``p = 0`` the half deviance is
+    ``(y - mu)^2 / 2`` for every y.
+    """
+    power = hyper["power"]
+    positive = y_true > 0
+    log_y = jnp.log(jnp.where(positive, y_true, 1.0))
+    # The same terms at mu = y, so that the deviance is 0 there.
+    at_y = _box_cox_exp(2 - power, log_y) - y_true * _box_cox_exp(1 - power, log_y)
+    # y <= 0: B_{2-p}(0) = -1 / (2 - p) and y B_{1-p}(y) = -y / (1 - p), whose
+    # denominators are safe where such targets are allowed (p < 1, p < 2).
+    below_one = jnp.where(power < 1, 1 - power, 1.0)
+    below_two = jnp.where(power < 2, 2 - power, 1.0)
+    at_nonpositive = jnp.minimum(y_true, 0) / below_one - 1 / below_two
+    constant = jnp.where(positive, at_y, at_nonpositive)
+    # p = 0 is the Normal: the terms are polynomials, exact for every sign.
+    constant = jnp.where(power == 0, y_true - 0.5 - 0.5 * y_true**2, constant)
+    return (_box_cox_exp(2 - power, log_mean)
+            - y_true * _box_cox_exp(1 - power, log_mean) - constant)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function: the mean of y is ``inverse(linear predictor)``.
+
+    Attributes
+    ----------
+    name : str
+        "identity" or "log".
+    forward : callable
+        NumPy function from the mean to the linear predictor.
+    inverse : callable
+        NumPy function from the linear predictor to the mean (what
+        ``predict`` returns).
+    """
+
+    name: str
+    forward: Callable
+    inverse: Callable
+
+
+def _identity(values):
+    return values
+
+
+IDENTITY = Link("identity", _identity, _identity)
+LOG = Link("log", np.log, np.exp)
+
+
+def _nonnegative(hyper):
+    return (0.0, True)
+
+
+def _positive(hyper):
+    return (0.0, False)
+
+
+def _tweedie_domain(hyper):
+    """scikit-learn's ``HalfTweedieLoss``: y real for p <= 0, y >= 0 below 2, y > 0."""
+    if hyper["power"] <= 0:
+        return None
+    return (0.0, hyper["power"] < 2)
 
 
 @dataclass(frozen=True)
@@ -99,6 +246,29 @@ class LossSpec:
         the form with a scale per output estimated jointly with the model
         (Owen's concomitant scale), which the linear models minimise instead
         of `fn`. UKR, which has no such parameter, keeps `fn`.
+    link : Link
+        The mean of y is ``link.inverse(y_pred)``: what ``predict`` returns,
+        and (through ``link.forward``) where the intercept starts.
+    target_domain : callable or None
+        ``target_domain(hyper) -> (lower, inclusive) or None``: the targets
+        the loss is defined for (``y >= lower`` or ``y > lower``), None for
+        any real y. See :func:`check_targets`.
+    scalable_targets : bool
+        Whether the targets may be centred and scaled at all. False for the
+        log-link families, whose targets are counts or amounts in their own
+        units (a centred count is no count); their intercept starts at the
+        link of the weighted mean of y instead.
+    hyperparameters : tuple of str
+        The estimator parameters the loss reads from ``hyper``, traced, so
+        that a search over them compiles once.
+    smoothed : callable or None
+        For a loss that is not `smooth`: ``smoothed(y_true, y_pred, width,
+        hyper) -> elementwise losses``, a smooth convex surrogate that
+        tends to `fn` as `width` -> 0. Solvers that need a smooth objective
+        minimise it for decreasing widths, each fit starting from the last.
+    statistics : bool
+        The loss depends on the data only through their weighted means and
+        cross-products (squared error), so a fit may iterate on those.
     convex : bool
         Convex in the prediction (so a linear model's objective is convex in
         its coefficients), which lets the engine use solvers that rely on it.
@@ -111,25 +281,47 @@ class LossSpec:
     equivariant: bool
     tasks: frozenset
     with_scale: Callable | None = None
+    link: Link = IDENTITY
+    target_domain: Callable | None = None
+    scalable_targets: bool = True
+    hyperparameters: tuple = ()
+    smoothed: Callable | None = None
+    statistics: bool = False
     convex: bool = False
 
 
+_REGRESSION = frozenset({"regression"})
 _REGISTRY = (
     LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
-             tasks=frozenset({"regression", "reconstruction"}), convex=True),
+             tasks=frozenset({"regression", "reconstruction"}), statistics=True,
+             convex=True),
     # A fixed threshold in the units of the residuals would let rescaling y
     # (or outliers inflating its spread) move points across it; the linear
     # models fit the threshold's scale with the model, which makes it
     # equivariant. UKR keeps the fixed threshold, in standardised units.
     LossSpec("huber", huber, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"}),
-             with_scale=huber_with_scale, convex=True),
+             with_scale=huber_with_scale, hyperparameters=("epsilon",), convex=True),
     LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
-             tasks=frozenset({"regression"}), convex=True),
+             tasks=_REGRESSION, smoothed=smoothed_absolute_error, convex=True),
     LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
-             equivariant=False, tasks=frozenset({"reconstruction"}), convex=True),
+             equivariant=False, tasks=frozenset({"reconstruction"}),
+             hyperparameters=("epsilon",), convex=True),
     LossSpec("log_loss", log_loss, smooth=True, equivariant=False,
              tasks=frozenset({"classification"}), convex=True),
+    # Quantiles follow any increasing affine map of y, as the median does.
+    LossSpec("quantile", pinball, smooth=False, equivariant=True, tasks=_REGRESSION,
+             hyperparameters=("quantile",), smoothed=smoothed_pinball,
+             convex=True),
+    LossSpec("poisson", poisson_deviance, smooth=True, equivariant=False,
+             tasks=_REGRESSION, link=LOG, target_domain=_nonnegative,
+             scalable_targets=False, convex=True),
+    LossSpec("gamma", gamma_deviance, smooth=True, equivariant=False,
+             tasks=_REGRESSION, link=LOG, target_domain=_positive,
+             scalable_targets=False, convex=True),
+    LossSpec("tweedie", tweedie_deviance, smooth=True, equivariant=False,
+             tasks=_REGRESSION, link=LOG, target_domain=_tweedie_domain,
+             scalable_targets=False, hyperparameters=("power",)),
 )
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _REGISTRY}
 
@@ -164,8 +356,71 @@ def estimates_scale(loss: str | Callable) -> bool:
     return isinstance(loss, str) and LOSSES[loss].with_scale is not None
 
 
+def scales_targets(loss: str | Callable) -> bool:
+    """Whether `loss` allows its targets to be centred and scaled at all."""
+    return not isinstance(loss, str) or LOSSES[loss].scalable_targets
+
+
+def has_statistics(loss: str | Callable) -> bool:
+    """Whether `loss` is a built-in loss with sufficient statistics (squared error)."""
+    return isinstance(loss, str) and LOSSES[loss].statistics
+
+
+def smoothed_form(loss: str | Callable) -> Callable | None:
+    """The smooth surrogate of a non-smooth built-in loss, else None."""
+    return LOSSES[loss].smoothed if isinstance(loss, str) else None
+
+
+def link_of(loss: str | Callable) -> Link:
+    """The link of `loss`; the identity for a user's callable."""
+    return LOSSES[loss].link if isinstance(loss, str) else IDENTITY
+
+
+def loss_hyper(loss: str | Callable, params: dict) -> dict:
+    """The traced hyperparameters `loss` reads, taken from `params` (by name)."""
+    if not isinstance(loss, str):
+        return {}
+    return {name: params[name] for name in LOSSES[loss].hyperparameters}
+
+
+def check_targets(loss: str | Callable, y, hyper: dict) -> None:
+    """Raise a ValueError if some target lies outside the domain of `loss`.
+
+    Parameters
+    ----------
+    loss : str or callable
+        A built-in name (a callable is not checked).
+    y : ndarray
+        The targets.
+    hyper : dict
+        The loss's hyperparameters (the domain of "tweedie" depends on its
+        power).
+
+    Raises
+    ------
+    ValueError
+        Naming the loss, its hyperparameters, the condition and the offending
+        targets.
+    """
+    if not isinstance(loss, str) or LOSSES[loss].target_domain is None:
+        return
+    domain = LOSSES[loss].target_domain(hyper)
+    if domain is None:
+        return
+    lower, inclusive = domain
+    bad = y < lower if inclusive else y <= lower
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad:
+        settings = "".join(f" with {name}={hyper[name]:g}" for name in
+                           LOSSES[loss].hyperparameters)
+        raise ValueError(
+            f"loss={loss!r}{settings} needs targets y {'>=' if inclusive else '>'} "
+            f"{lower:g}, but {n_bad} of {np.size(y)} targets are not (the smallest "
+            f"is {np.min(y):g}).")
+
+
 def sample_losses(loss: str | Callable, y_true, y_pred, hyper, *,
-                  squeeze: bool = False, scale=None) -> jax.Array:
+                  squeeze: bool = False, scale=None, width=None) -> jax.Array:
     """Per-sample losses of shape (n_samples,), summed over output columns.
 
     Parameters
@@ -181,9 +436,14 @@ def sample_losses(loss: str | Callable, y_true, y_pred, hyper, *,
     scale : jax.Array of shape (n_outputs,), optional
         The concomitant scale of a loss that :func:`estimates_scale`; the
         loss's `with_scale` form is used when given.
+    width : jax.Array of shape (), optional
+        The smoothing width of a non-smooth loss's :func:`smoothed_form`,
+        which is used when given.
     """
     if scale is not None:
         elementwise = LOSSES[loss].with_scale(y_true, y_pred, scale, hyper)
+    elif width is not None:
+        elementwise = LOSSES[loss].smoothed(y_true, y_pred, width, hyper)
     elif isinstance(loss, str):
         elementwise = LOSSES[loss].fn(y_true, y_pred, hyper)
     else:

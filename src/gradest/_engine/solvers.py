@@ -52,6 +52,10 @@ class SolverSpec:
         compiling or running dominates (see ``loop.chunk_function``); the
         first-order solvers often run thousands, so their loop is always
         optimised.
+    needs_smooth : bool
+        Its steps assume a continuously differentiable objective (curvature
+        from differences of gradients, a line search's Wolfe conditions):
+        at a kink it stalls short of the minimum.
     """
 
     name: str
@@ -60,6 +64,7 @@ class SolverSpec:
     reuses_line_search_values: bool = False
     uses_learning_rate: bool = True
     monotone: bool = False
+    needs_smooth: bool = False
     build_convex: Callable[[ModuleType, object], Any] | None = None
     typical_iterations: int = 2**31 - 1
 
@@ -82,7 +87,7 @@ _TABLE = (
     # backtracking, which compiles in about half the time (see lbfgs.py).
     SolverSpec("lbfgs", lambda optax, lr: optax.lbfgs(), full_batch_only=True,
                reuses_line_search_values=True, uses_learning_rate=False,
-               monotone=True, build_convex=_backtracking_lbfgs,
+               monotone=True, needs_smooth=True, build_convex=_backtracking_lbfgs,
                typical_iterations=100),
 )
 _BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}

@@ -6,6 +6,8 @@ and one-hot codes for classes) and calls :meth:`LinearGradientModel._fit_once`
 (``partial_fit``); both run :meth:`LinearGradientModel._standardized_fit`.
 """
 
+import warnings
+from dataclasses import replace
 from functools import partial
 from numbers import Integral, Real
 from typing import Any, NamedTuple
@@ -13,6 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -25,8 +28,10 @@ from .._engine import (
     bucket_rows,
     is_sparse,
     run_pass,
+    solver_spec,
     sparse_design,
 )
+from .._losses import smoothed_form
 from .._scaling import (
     Moments,
     column_largest,
@@ -39,7 +44,7 @@ from .._scaling import (
     standardize,
     unscale_linear,
 )
-from ._objective import SCALE_PARAM
+from ._objective import SCALE_PARAM, SMOOTHING, LinearObjective
 from ._statistics import (
     RowMoments,
     merge_row_moments,
@@ -163,8 +168,11 @@ class LinearGradientModel(GradientFitMixin):
                                     sample_weight))
         if objective.estimates_scale:
             params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
-        result = self._minimize(fitted, params, data, weights, hyper,
-                                opt_state=opt_state, **options)
+        if statistics or not _needs_smoothing(objective, self.solver):
+            result = self._minimize(fitted, params, data, weights, hyper,
+                                    opt_state=opt_state, **options)
+        else:
+            result = self._minimize_smoothed(objective, params, data, weights, hyper)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
         coef, intercept = unscale_linear(result.params["coef"][:n_features],
                                          intercept, x_stats, y_stats)
@@ -177,6 +185,43 @@ class LinearGradientModel(GradientFitMixin):
             self.scale_ = scale
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
                                result, x_moments, y_moments, scale, rows)
+
+    def _minimize_smoothed(self, objective: LinearObjective, params, data, weights,
+                           hyper) -> MinimizeResult:
+        """Minimise a non-smooth loss through its smooth surrogate, by continuation.
+
+        The surrogate of each width in `_SMOOTHING_WIDTHS` (relative to the
+        spread of the targets the solver sees) is minimised from the
+        minimiser of the one before: the first is nearly quadratic and
+        quickly solved, each later one starts close to its minimiser. The
+        pinball objective of the last minimiser is within ``width * log(2)``
+        of the minimum by construction, and much closer in practice (the
+        rounded kink costs little where few residuals are near 0). Widths
+        below `_SMOOTHING_FLOOR_ULPS` ulps are skipped. The
+        stages share one compiled loop (the width is traced) and `max_iter`
+        counts their iterations together; the loss curve is the surrogate's.
+        """
+        smoothed = replace(objective, smoothed=True)
+        spread = _spread(data[1], weights)
+        floor = _SMOOTHING_FLOOR_ULPS * float(np.finfo(weights.dtype).eps)
+        widths = [width for width in _SMOOTHING_WIDTHS if width >= floor]
+        curves, n_iter, result = [], 0, None
+        for stage, relative in enumerate(widths):
+            if result is not None and n_iter >= self.max_iter:
+                break
+            with warnings.catch_warnings():
+                if stage < len(widths) - 1:
+                    # An earlier width only gives the next its start: its
+                    # shortfalls are not the fit's.
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                result = self._minimize(
+                    smoothed, params, data, weights,
+                    {**hyper, SMOOTHING: relative * spread},
+                    max_iter=self.max_iter - n_iter)
+            params, n_iter = result.params, n_iter + result.n_iter
+            curves.append(result.loss_curve)
+        return replace(result, outcome=replace(result.outcome, n_iter=n_iter),
+                       loss_curve=np.concatenate(curves))
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
                       scale_targets):
@@ -228,6 +273,33 @@ class LinearGradientModel(GradientFitMixin):
                           reset=False)
         # A sparse product is dense: an ndarray for matrices and arrays alike.
         return np.asarray(X @ self.coef_.T) + self.intercept_
+
+
+# Smoothing widths of a non-smooth loss's continuation, relative to the spread
+# of the targets. Quantile regression, 20,000 x 20 at q=0.9 with heavy-tailed
+# noise: each width takes lbfgs 11-56 iterations, and the pinball objective
+# was 2.2e-5 above HiGHS's exact minimum after 1e-2, 2.4e-6 after 1e-3 and
+# 2.6e-7 after 1e-4.
+_SMOOTHING_WIDTHS = (1e-1, 1e-2, 1e-3, 1e-4)
+# Narrower kinks than this many ulps of the working precision lose their
+# curvature to rounding: in float32 (ulp 1.2e-7) lbfgs stalls at 1e-4 (while
+# still lowering the objective a little), so float32 stops at 1e-3, where the
+# same problem at 400 rows was 3e-5 above the minimum and at 20,000 rows 3e-7.
+_SMOOTHING_FLOOR_ULPS = 1000
+
+
+def _needs_smoothing(objective: LinearObjective, solver: str) -> bool:
+    """Whether `solver` should minimise the smooth surrogate of the loss."""
+    return (solver_spec(solver).needs_smooth
+            and smoothed_form(objective.loss) is not None)
+
+
+def _spread(Y: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted standard deviation of Y's entries (1 when they are all equal)."""
+    total = weights.sum()
+    mean = (weights @ Y) / total
+    spread = float(np.sqrt(np.mean((weights @ (Y - mean) ** 2) / total)))
+    return spread if spread > 0 else 1.0
 
 
 # Columns whose largest magnitude lies in this range have cross-products
@@ -283,17 +355,22 @@ def _starting_log_scale(previous, y_stats, dtype):
 
 
 def _starting_intercept(objective, Y_fit, weights, hyper, Y, sample_weight):
-    """The better of 0 and the weighted mean of Y as the starting intercept.
+    """The better of 0 and the link of the weighted mean of Y as the intercept.
 
     For targets left in the user's units: a first-order solver moves the
     intercept by about `learning_rate` per step, so a least-squares-like loss
-    on targets far from 0 would take many steps from 0, while a likelihood
-    with an exponential link (Poisson) may overflow at the mean of counts.
-    Comparing the objective at both constants (with zero coefficients) suits
-    either.
+    on targets far from 0 would take many steps from 0, while a user's
+    likelihood with an exponential link (Poisson) may overflow at the mean
+    of counts. For a built-in family with a log link the link of the mean,
+    ``log(mean)``, is the exact minimiser among constants; it is not a
+    candidate where the mean is not positive. Comparing the objective at
+    both constants (with zero coefficients) suits every case.
     """
     mean = (sample_weight @ Y) / sample_weight.sum()
-    candidates = np.stack([np.zeros_like(mean), mean]).astype(Y.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        linked = objective.link.forward(mean)
+    candidates = np.stack([np.zeros_like(mean),
+                           np.where(np.isfinite(linked), linked, 0)]).astype(Y.dtype)
     if objective.estimates_scale:
         return candidates[0]
     values = run_pass(_constant_objective, Y_fit, weights, hyper, candidates,

@@ -6,13 +6,23 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 
 from .._engine import matvec
-from .._losses import estimates_scale, is_convex, sample_losses, weighted_mean
+from .._losses import (
+    Link,
+    estimates_scale,
+    is_convex,
+    link_of,
+    sample_losses,
+    weighted_mean,
+)
 
-__all__ = ["SCALE_PARAM", "LinearObjective"]
+__all__ = ["SCALE_PARAM", "SMOOTHING", "LinearObjective"]
 
 # The parameter holding log(sigma) of a loss with a concomitant scale: the log
 # keeps sigma positive without bounds, which the first-order solvers lack.
 SCALE_PARAM = "log_scale"
+# The hyperparameter holding the smoothing width of a smoothed loss: traced,
+# so that every width of a continuation shares one compiled loop.
+SMOOTHING = "smoothing"
 
 
 @dataclass(frozen=True)
@@ -33,10 +43,19 @@ class LinearObjective:
         A loss of :func:`gradest._losses.sample_losses`.
     squeeze : bool
         Give a user loss 1-D arrays (the user passed a 1-D target).
+    smoothed : bool
+        Minimise the loss's smooth surrogate of width ``hyper[SMOOTHING]``
+        (see :func:`~gradest._losses.smoothed_form`) instead of the loss.
     """
 
     loss: str | Callable
     squeeze: bool = False
+    smoothed: bool = False
+
+    @property
+    def link(self) -> Link:
+        """The loss's link (the identity for a user's callable)."""
+        return link_of(self.loss)
 
     @property
     def estimates_scale(self) -> bool:
@@ -56,7 +75,8 @@ class LinearObjective:
         if "intercept" in params:
             predictions = predictions + params["intercept"]
         scale = jnp.exp(params[SCALE_PARAM]) if self.estimates_scale else None
+        width = hyper[SMOOTHING] if self.smoothed else None
         losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze,
-                               scale=scale)
+                               scale=scale, width=width)
         penalty = 0.5 * hyper["penalty"] * jnp.sum(params["coef"] ** 2)
         return weighted_mean(losses, weights) + penalty

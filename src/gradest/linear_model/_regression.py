@@ -1,4 +1,4 @@
-"""GradLinearRegression: least squares, robust or custom losses, with an L2 penalty."""
+"""GradLinearRegression: least squares, robust, quantile, GLM or custom losses."""
 
 import warnings
 from numbers import Real
@@ -10,7 +10,14 @@ from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
 from .._engine import is_sparse
-from .._losses import is_equivariant, loss_names
+from .._losses import (
+    check_targets,
+    is_equivariant,
+    link_of,
+    loss_hyper,
+    loss_names,
+    scales_targets,
+)
 from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
@@ -33,13 +40,25 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
     Parameters
     ----------
-    loss : {"squared_error", "huber", "absolute_error"} or callable, \
-            default="squared_error"
+    loss : {"squared_error", "huber", "absolute_error", "quantile", "poisson", \
+            "gamma", "tweedie"} or callable, default="squared_error"
         Per-sample loss. "huber" is the robust loss of
         :class:`~sklearn.linear_model.HuberRegressor`, fitted with a scale
         `scale_` of the residuals (Owen's concomitant scale); constant steps
         may hover near its minimiser when the noise is small next to the
-        spread of y (a ConvergenceWarning), which "lbfgs" reaches. A callable
+        spread of y (a ConvergenceWarning), which "lbfgs" reaches.
+        "quantile" is the pinball loss of
+        :class:`~sklearn.linear_model.QuantileRegressor` at `quantile`. It
+        and "absolute_error" are not smooth: "lbfgs" minimises smooth
+        surrogates of shrinking width instead, each from the last one's
+        minimiser. "poisson",
+        "gamma" and "tweedie" (of `power`) are half the deviances of
+        :class:`~sklearn.linear_model.PoissonRegressor`,
+        :class:`~sklearn.linear_model.GammaRegressor` and
+        :class:`~sklearn.linear_model.TweedieRegressor` with a log link:
+        the model is the log of the mean, `predict` returns the mean, the
+        targets must lie in the family's domain (y >= 0 for Poisson, y > 0
+        for Gamma) and are never centred or scaled. See :ref:`glm`. A callable
         ``loss(y_true, y_pred)`` written with ``jax.numpy`` returns
         per-sample (or elementwise) losses; it receives targets and
         predictions in the units of `y` (standardised only with
@@ -49,6 +68,16 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         standardised X (and y, where it is standardised), added to the sum of
         weighted losses. With squared error the minimiser is
         :class:`~sklearn.linear_model.Ridge` fitted on standardised data.
+        scikit-learn's GLMs penalise the mean loss instead: ``alpha`` here is
+        their ``alpha`` times the total sample weight (see :ref:`glm`).
+    power : float, default=1.5
+        Power of the Tweedie distribution of ``loss="tweedie"``: 0 Normal, 1
+        Poisson, in (1, 2) compound Poisson-Gamma, 2 Gamma, 3 inverse
+        Gaussian. The targets must be non-negative for powers in (0, 2) and
+        positive from 2 on, as in :class:`~sklearn.linear_model.TweedieRegressor`.
+        Traced, so that a search over powers compiles once.
+    quantile : float, default=0.5
+        The quantile that ``loss="quantile"`` predicts, in (0, 1).
     epsilon : float, default=1.35
         Threshold of the Huber loss, in units of the jointly estimated scale
         `scale_`, as in :class:`~sklearn.linear_model.HuberRegressor`: the
@@ -62,13 +91,15 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         the penalty are on the raw data.
     standardize_targets : {"auto"} or bool, default="auto"
         Whether `standardize` applies to `y` too. "auto": for the built-in
-        losses, which are location and scale equivariant (their minimiser on
+        losses that are location and scale equivariant (their minimiser on
         ``a * y + b`` is the same affine map of the one on y, so the solution
-        maps back exactly), not for a callable, which may mean y in its own
-        units (a Poisson likelihood needs counts). True standardises the
-        targets of a callable too: its losses are then of standardised
-        residuals. Only X is standardised otherwise, and `learning_rate`
-        counts in the units of y. See :ref:`standardization_targets`.
+        maps back exactly: all but the GLM families), not for a callable,
+        which may mean y in its own units (a Poisson likelihood needs
+        counts). True standardises the targets of a callable too: its losses
+        are then of standardised residuals; it is an error with "poisson",
+        "gamma" and "tweedie", whose targets are never centred or scaled.
+        Only X is standardised otherwise, and `learning_rate` counts in the
+        units of y. See :ref:`standardization_targets`.
     solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
             default="adam"
         Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
@@ -161,17 +192,23 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         # Below 1 the scale may shrink to 0 (every residual an outlier, an
         # absolute-error fit): HuberRegressor's bound too.
         "epsilon": [Interval(Real, 1, None, closed="left")],
+        # Any real power, as TweedieRegressor: for 0 < p < 1 no distribution
+        # exists, but the deviance still scores means consistently.
+        "power": [Interval(Real, None, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
         "standardize_targets": [StrOptions({"auto"}), "boolean"],
     }
 
-    def __init__(self, *, loss="squared_error", alpha=0.0, epsilon=1.35,
-                 fit_intercept=True, standardize=True, standardize_targets="auto",
-                 solver="adam",
+    def __init__(self, *, loss="squared_error", alpha=0.0, power=1.5, quantile=0.5,
+                 epsilon=1.35, fit_intercept=True, standardize=True,
+                 standardize_targets="auto", solver="adam",
                  learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
                  warm_start=False, average=False, stream_size=None,
                  random_state=None, verbose=0):
         self.loss = loss
         self.alpha = alpha
+        self.power = power
+        self.quantile = quantile
         self.epsilon = epsilon
         self.fit_intercept = fit_intercept
         self.standardize = standardize
@@ -300,6 +337,10 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         if not streaming:
             self._warn_if_underdetermined(X, sample_weight)
         Y = np.asarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
+        hyper = loss_hyper(self.loss, {"epsilon": self.epsilon, "power": self.power,
+                                       "quantile": self.quantile})
+        check_targets(self.loss, Y, hyper)
+        scale_targets = self._scales_targets()
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             if not first:
                 raise ValueError(
@@ -312,8 +353,8 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         fit_path = self._update_stream if streaming else self._fit_once
         coef, intercept = fit_path(
             X, Y, sample_weight, objective=objective,
-            scale_targets=self._scales_targets(), penalty_strength=self.alpha,
-            hyper={"epsilon": self.epsilon}, previous=previous)
+            scale_targets=scale_targets, penalty_strength=self.alpha,
+            hyper=hyper, previous=previous)
         if y.ndim == 1:
             # As LinearRegression: a scalar of X's dtype, 0.0 without intercept.
             self.coef_ = coef[:, 0]
@@ -326,6 +367,14 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
 
     def _scales_targets(self) -> bool:
         """Whether the targets are standardised along with X."""
+        if not scales_targets(self.loss):
+            if self.standardize_targets != "auto" and self.standardize_targets:
+                raise ValueError(
+                    f"standardize_targets=True does not apply to loss={self.loss!r}: "
+                    "its targets are in the units of its distribution (a log "
+                    "link models their mean) and are never centred or scaled. "
+                    "Use standardize_targets='auto' or False.")
+            return False
         if self.standardize_targets == "auto":
             return is_equivariant(self.loss)
         return bool(self.standardize_targets)
@@ -352,7 +401,11 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         return coef, np.atleast_1d(self.intercept_).astype(coef.dtype)
 
     def predict(self, X):
-        """Predict with the linear model.
+        """Predict with the linear model, on the scale of the targets.
+
+        For the log-link families ("poisson", "gamma", "tweedie") this is the
+        predicted mean ``exp(X @ coef_.T + intercept_)``, as the
+        predictions of scikit-learn's GLMs.
 
         Parameters
         ----------
@@ -364,7 +417,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predicted values.
         """
-        return self._decision(X)
+        return link_of(self.loss).inverse(self._decision(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

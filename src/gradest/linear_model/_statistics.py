@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
+from .._losses import has_statistics
 from .._scaling import Moments, Standardization
 
 __all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
@@ -108,8 +109,7 @@ def streams_exactly(loss, n_features: int) -> bool:
     are kept whatever the chunk size. :func:`use_statistics` adds the
     conditions under which ``fit`` is cheaper on them.
     """
-    return isinstance(loss, str) and loss == "squared_error" and (
-        n_features <= _MAX_FEATURES)
+    return has_statistics(loss) and n_features <= _MAX_FEATURES
 
 
 def statistics_dtype(dtype: np.dtype) -> np.dtype:
