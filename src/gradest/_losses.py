@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LOSSES", "LossSpec", "estimates_scale", "is_equivariant", "is_smooth",
-           "loss_names", "sample_losses", "weighted_mean"]
+__all__ = ["LOSSES", "LossSpec", "estimates_scale", "homogeneity_degree",
+           "is_equivariant", "is_smooth", "loss_names", "sample_losses",
+           "weighted_mean"]
 
 
 def squared_error(y_true, y_pred, hyper):
@@ -99,6 +100,12 @@ class LossSpec:
         the form with a scale per output estimated jointly with the model
         (Owen's concomitant scale), which the linear models minimise instead
         of `fn`. UKR, which has no such parameter, keeps `fn`.
+    degree : int or None
+        For the equivariant losses as the linear models fit them: scaling
+        the residuals (and the concomitant scale) by ``a`` scales the loss by
+        ``a ** degree`` (2 for squared error, 1 for the absolute error and
+        the Huber loss with its scale). A penalty stated in the units of y
+        is converted to standardised targets with it.
     """
 
     name: str
@@ -107,20 +114,21 @@ class LossSpec:
     equivariant: bool
     tasks: frozenset
     with_scale: Callable | None = None
+    degree: int | None = None
 
 
 _REGISTRY = (
     LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
-             tasks=frozenset({"regression", "reconstruction"})),
+             tasks=frozenset({"regression", "reconstruction"}), degree=2),
     # A fixed threshold in the units of the residuals would let rescaling y
     # (or outliers inflating its spread) move points across it; the linear
     # models fit the threshold's scale with the model, which makes it
     # equivariant. UKR keeps the fixed threshold, in standardised units.
     LossSpec("huber", huber, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"}),
-             with_scale=huber_with_scale),
+             with_scale=huber_with_scale, degree=1),
     LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
-             tasks=frozenset({"regression"})),
+             tasks=frozenset({"regression"}), degree=1),
     LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
              equivariant=False, tasks=frozenset({"reconstruction"})),
     LossSpec("log_loss", log_loss, smooth=True, equivariant=False,
@@ -146,6 +154,11 @@ def is_equivariant(loss: str | Callable) -> bool:
     its targets in the user's units.
     """
     return isinstance(loss, str) and LOSSES[loss].equivariant
+
+
+def homogeneity_degree(loss: str | Callable) -> int | None:
+    """The :attr:`LossSpec.degree` of a built-in loss; None for a callable."""
+    return LOSSES[loss].degree if isinstance(loss, str) else None
 
 
 def estimates_scale(loss: str | Callable) -> bool:

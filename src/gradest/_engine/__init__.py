@@ -9,6 +9,7 @@ back. The modules:
   compiled passes (:func:`run_pass`);
 - :mod:`.placement`: rows split over every device JAX sees;
 - :mod:`.solvers`: the table of solvers and what each needs;
+- :mod:`.fista`: accelerated proximal gradient steps, for nonsmooth penalties;
 - :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
 - :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
 - :mod:`.minimize`: the front end that drives the loop;
@@ -33,13 +34,21 @@ from .data import (
 from .minimize import MinimizeResult, Problem, Settings, minimize
 from .outcome import Outcome, Status, settle
 from .rowwise import RowProblem, minimize_rows
-from .solvers import SOLVERS, SolverSpec, make_optimizer, solver_spec
+from .solvers import (
+    AUTO,
+    SOLVERS,
+    SolverSpec,
+    make_optimizer,
+    resolve_solver,
+    solver_spec,
+)
 
 __all__ = [
-    "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult", "Outcome",
+    "AUTO", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult",
+    "Outcome",
     "Problem", "RowProblem", "Settings", "SolverSpec", "Status", "aligned_zeros",
     "bucket_columns", "bucket_rows", "float_dtype", "make_optimizer", "map_row_blocks",
     "minimize",
     "minimize_rows", "pad", "padded_weights", "run_pass", "set_compilation_cache",
-    "settle", "solver_spec",
+    "resolve_solver", "settle", "solver_spec",
 ]

@@ -13,18 +13,22 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import ENGINE_CONSTRAINTS, GradientFitMixin
 from .._engine import (
+    AUTO,
     PAD_CHEAP_ROWS,
+    SOLVERS,
     MinimizeResult,
     aligned_zeros,
     bucket_columns,
     bucket_rows,
     run_pass,
 )
+from .._losses import homogeneity_degree
+from .._penalties import PenaltyTerms, penalty_hyper, penalty_names
 from .._scaling import (
     Moments,
     compute_moments,
@@ -51,6 +55,9 @@ FLOAT_DTYPES = [np.float64, np.float32]
 
 LINEAR_CONSTRAINTS: dict = {
     **ENGINE_CONSTRAINTS,
+    "solver": [StrOptions({*SOLVERS, AUTO})],
+    "penalty": [StrOptions(penalty_names()), None],
+    "l1_ratio": [Interval(Real, 0, 1, closed="both")],
     "fit_intercept": ["boolean"],
     "standardize": ["boolean"],
     "batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -81,15 +88,16 @@ class LinearGradientModel(GradientFitMixin):
     """Standardise, minimise in standardised units, map back to user units."""
 
     def _fit_once(self, X, Y, sample_weight, *, objective, scale_targets,
-                  penalty_strength, hyper, previous):
+                  penalty, hyper, previous):
         """``fit``: the whole data set; records ``n_iter_`` and ``loss_curve_``.
 
-        Returns coef of shape (n_features, n_outputs) and intercept of shape
-        (n_outputs,) in user units.
+        `penalty` is a :class:`~gradest._penalties.PenaltyTerms`. Returns coef
+        of shape (n_features, n_outputs) and intercept of shape (n_outputs,)
+        in user units.
         """
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
-            hyper={**hyper, "penalty": penalty_strength / sample_weight.sum()},
+            hyper=hyper, penalty=penalty, penalty_weight=sample_weight.sum(),
             previous=previous,
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
         self.n_iter_ = out.result.n_iter
@@ -99,7 +107,8 @@ class LinearGradientModel(GradientFitMixin):
     # The one fit path of both estimators, fit and partial_fit alike: its
     # steps (statistics, starting point, engine, un-scaling) read best in order.
     def _standardized_fit(self, X, Y, sample_weight, *, objective, scale_targets,
-                          hyper, previous, prior: tuple = (None, None),
+                          hyper, penalty: PenaltyTerms, penalty_weight: float,
+                          previous, prior: tuple = (None, None),
                           opt_state: Any = None, statistics: bool = False,
                           prior_rows: RowMoments | None = None,
                           **options) -> StandardizedFit:
@@ -118,7 +127,10 @@ class LinearGradientModel(GradientFitMixin):
         iterates on the data's sufficient statistics instead of the rows (see
         :mod:`._statistics`), merged with `prior_rows`, those of earlier rows
         of a stream (then `prior` is not used: the merged statistics hold
-        the column moments too).
+        the column moments too). `penalty` acts on the standardised
+        coefficients, never on the intercept; a per-weight penalty's
+        strengths are divided by `penalty_weight`, and a mean-based one's are
+        in the units of the targets (converted here to standardised targets).
         """
         n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
@@ -147,6 +159,10 @@ class LinearGradientModel(GradientFitMixin):
                                                center, scale_targets)
             n_columns = data[0].shape[1]
 
+        hyper = {**hyper, **penalty_hyper(
+            penalty, penalty_weight,
+            y_stats.scale if self.standardize and scale_targets else None,
+            homogeneity_degree(objective.loss))}
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
         if previous is None and self.fit_intercept and not scale_targets:
@@ -157,7 +173,8 @@ class LinearGradientModel(GradientFitMixin):
         if objective.estimates_scale:
             params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
         result = self._minimize(fitted, params, data, weights, hyper,
-                                opt_state=opt_state, **options)
+                                opt_state=opt_state, penalty=penalty.spec,
+                                **options)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
         coef, intercept = unscale_linear(result.params["coef"][:n_features],
                                          intercept, x_stats, y_stats)
@@ -277,7 +294,6 @@ def _constant_objective(Y, weights, hyper, candidates, *, objective):
     """`objective` with zero coefficients at each row of `candidates`."""
     no_features = jnp.zeros((Y.shape[0], 0), Y.dtype)
     coef = jnp.zeros((0, Y.shape[1]), Y.dtype)
-    hyper = {**hyper, "penalty": jnp.zeros((), Y.dtype)}
     return jax.vmap(lambda intercept: objective(
         {"coef": coef, "intercept": intercept}, (no_features, Y), weights, hyper)
     )(candidates)

@@ -1,4 +1,9 @@
-"""The objective of every linear model: a weighted mean loss plus an L2 penalty."""
+"""The data fit of every linear model: a weighted mean loss.
+
+The penalty on the coefficients is the engine's to add (see
+:mod:`gradest._penalties`): a smooth one to this objective, a nonsmooth one
+by proximal steps.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +21,7 @@ SCALE_PARAM = "log_scale"
 
 @dataclass(frozen=True)
 class LinearObjective:
-    """Weighted mean loss of ``X @ coef + intercept`` plus an L2 penalty.
+    """Weighted mean loss of ``X @ coef + intercept``.
 
     Frozen, so equal objectives hash alike and share compiled code. A loss
     that :func:`~gradest._losses.estimates_scale` has one more parameter,
@@ -46,5 +51,4 @@ class LinearObjective:
         scale = jnp.exp(params[SCALE_PARAM]) if self.estimates_scale else None
         losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze,
                                scale=scale)
-        penalty = 0.5 * hyper["penalty"] * jnp.sum(params["coef"] ** 2)
-        return weighted_mean(losses, weights) + penalty
+        return weighted_mean(losses, weights)
