@@ -715,3 +715,9 @@ from workflows import WORKFLOW_CALLS, WORKFLOW_CASES  # noqa: E402
 
 CASES.update(WORKFLOW_CASES)
 CALLS.update(WORKFLOW_CALLS)
+
+# The Lasso: time to the same objective against Lasso and skglm.
+from lasso import LASSO_CALLS, LASSO_CASES  # noqa: E402
+
+CASES.update(LASSO_CASES)
+CALLS.update(LASSO_CALLS)
