@@ -184,6 +184,18 @@ def test_partial_fit_with_l1_streams_the_lasso_exactly():
                                atol=1e-6 * np.abs(fitted.coef_).max())
 
 
+def test_huber_with_l1_is_equivariant_in_the_units_of_y():
+    # The Huber loss with its scale grows as |y|, and so does alpha * |w|_1
+    # with w in the units of y: scaling y scales the minimiser.
+    X, y = DIABETES
+    small = GradLinearRegression(loss="huber", penalty="l1", alpha=0.2).fit(X, y)
+    large = GradLinearRegression(loss="huber", penalty="l1", alpha=0.2).fit(X, 1e3 * y)
+    assert 0 < np.count_nonzero(small.coef_) < X.shape[1]
+    np.testing.assert_array_equal(large.coef_ != 0, small.coef_ != 0)
+    np.testing.assert_allclose(large.coef_, 1e3 * small.coef_, rtol=1e-5,
+                               atol=1e-5 * np.abs(1e3 * small.coef_).max())
+
+
 def test_lbfgs_refuses_a_nonsmooth_penalty_and_leaves_the_model():
     X, y = DIABETES
     model = GradLinearRegression(solver="lbfgs").fit(X, y)

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._base import atomic
+from .._engine import resolve_solver
 from .._losses import is_equivariant, loss_names
 from .._penalties import PenaltyTerms, penalty_spec
 from ._fit import FLOAT_DTYPES, LINEAR_CONSTRAINTS, LinearGradientModel
@@ -256,11 +257,15 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
             n_varying = int(np.count_nonzero(np.any(rows != rows[:1], axis=0)))
         if n_free >= n_varying:
             return
+        # The solver that runs, "auto" resolved.
+        solver = resolve_solver(self.solver,
+                                smooth=self._penalty_terms().spec.smooth,
+                                full_batch=self.batch_size is None)
         warnings.warn(
             f"{type(self).__name__}: {n_free + int(self.fit_intercept)} samples "
             f"of positive weight cannot determine {n_varying} coefficients, and "
             "with alpha=0 many coefficient vectors fit them equally well; "
-            f"solver={self.solver!r} returns one of them, LinearRegression the "
+            f"solver={solver!r} returns one of them, LinearRegression the "
             "one of minimum norm in the units of X. Set alpha > 0 for a unique "
             "solution, or solver='lbfgs' for the minimum-norm solution in "
             "standardised units (LinearRegression's when all features have the "
