@@ -149,10 +149,13 @@ def test_l1_with_several_targets_is_a_lasso_per_target():
                                rtol=1e-6, atol=1e-6 * np.abs(ref.coef_).max())
 
 
-@pytest.mark.parametrize("learning_rate", [0.1, 0.5])
-def test_gd_with_l1_takes_ista_steps(learning_rate):
+@pytest.mark.parametrize(("learning_rate", "batch_size"),
+                         [(0.1, None), (0.5, None), (0.3, 442)])
+def test_gd_with_l1_takes_ista_steps(learning_rate, batch_size):
     # gd followed by soft thresholding of step learning_rate is ISTA; a
-    # plain NumPy loop on the standardised data is the reference.
+    # plain NumPy loop on the standardised data is the reference. One
+    # mini-batch of all the rows takes the same steps, on the rows rather
+    # than on their statistics.
     X, y = DIABETES
     alpha, n_steps = 0.5, 25
     Xs = StandardScaler().fit_transform(X)
@@ -166,6 +169,7 @@ def test_gd_with_l1_takes_ista_steps(learning_rate):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = GradLinearRegression(penalty="l1", alpha=alpha, solver="gd",
                                      learning_rate=learning_rate,
+                                     batch_size=batch_size,
                                      max_iter=n_steps).fit(X, y)
     assert model.n_iter_ == n_steps
     np.testing.assert_array_equal(model.coef_ != 0, w != 0)
