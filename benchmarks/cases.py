@@ -726,3 +726,8 @@ from glm import GLM_CALLS, GLM_CASES  # noqa: E402
 
 CASES.update(GLM_CASES)
 CALLS.update(GLM_CALLS)
+# The Lasso: time to the same objective against Lasso and skglm.
+from lasso import LASSO_CALLS, LASSO_CASES  # noqa: E402
+
+CASES.update(LASSO_CASES)
+CALLS.update(LASSO_CALLS)

@@ -101,7 +101,7 @@ def test_diverging_exact_stream_call_raises_and_keeps_the_stream():
     with pytest.raises(ValueError, match=LEARNING_RATE_ADVICE):
         model.partial_fit(X[200:], y[200:])
     assert _snapshot(model) == before
-    model.set_params(solver="adam", learning_rate=0.05)
+    model.set_params(solver="auto", learning_rate=0.05)
     model.partial_fit(X[200:], y[200:])
     twin.partial_fit(X[200:], y[200:])
     assert _snapshot(model) == _snapshot(twin)
@@ -160,7 +160,7 @@ def test_failed_refit_keeps_the_stream_and_the_feature_names():
     model.set_params(**HUGE_STEP)
     with pytest.raises(ValueError, match=LEARNING_RATE_ADVICE):
         model.fit(X, y)  # another width, no names
-    model.set_params(solver="adam", learning_rate=0.05)
+    model.set_params(solver="auto", learning_rate=0.05)
     assert _snapshot(model) == before
     assert model.n_features_in_ == 6
     model.partial_fit(frame, y)  # the stream continues

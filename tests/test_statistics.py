@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 import gradest.linear_model._fit as fit_module
 from gradest import GradLinearRegression
 from gradest._engine import Problem, Settings, minimize
+from gradest._penalties import PENALTIES
 from gradest._scaling import (
     compute_moments,
     fit_standardization,
@@ -76,7 +77,7 @@ def test_statistics_objective_and_gradient_equal_those_of_the_rows(
     params = {"coef": rng.normal(size=(X.shape[1], Y.shape[1]))}
     if intercept:
         params["intercept"] = rng.normal(size=Y.shape[1])
-    hyper = {"penalty": 0.7}
+    hyper = {}
     value, grad = _value_and_grad(LinearObjective("squared_error"), params, rows,
                                   weights, hyper)
     stats_value, stats_grad = _value_and_grad(objective, params, data, placeholder,
@@ -108,11 +109,11 @@ def test_solver_takes_the_same_steps_on_statistics_as_on_rows(solver, intercept)
         params["intercept"] = np.zeros(Y.shape[1])
     settings = Settings(solver=solver, learning_rate=0.05, max_iter=20,
                         fixed_steps=True, record_history=True)
-    hyper = {"penalty": 0.01}
+    hyper = {"l2_strength": 0.01}
     on_rows = minimize(Problem(LinearObjective("squared_error"), params, rows,
-                               weights, hyper), settings)
-    on_stats = minimize(Problem(objective, params, data, placeholder, hyper),
-                        settings)
+                               weights, hyper, penalty=PENALTIES["l2"]), settings)
+    on_stats = minimize(Problem(objective, params, data, placeholder, hyper,
+                                penalty=PENALTIES["l2"]), settings)
     # Gradients differ by rounding (eps * sqrt(n) relative); each step can
     # grow a difference by at most the condition number of the Hessian.
     gram = data[0]

@@ -13,6 +13,7 @@ _EXAMPLES = [
     "plot_solvers_eleven_points.py",
     "plot_learning_rate_search.py",
     "plot_logistic_regression.py",
+    "plot_text_l1.py",
     "plot_custom_losses.py",
     "plot_poisson_counts.py",
     # Unsupervised kernel regression

@@ -87,7 +87,12 @@ class GradientFitMixin:
         return settings.with_options(**options)
 
     def _minimize(self, objective, params, data, weights: np.ndarray,
-                  hyper: dict, *, opt_state=None, **options) -> MinimizeResult:
-        """Minimise `objective` from `params`; `options` override the settings."""
-        return minimize(Problem(objective, params, data, weights, hyper),
+                  hyper: dict, *, opt_state=None, penalty=None,
+                  **options) -> MinimizeResult:
+        """Minimise `objective` (plus `penalty` on the coefficients) from `params`.
+
+        `options` override the settings.
+        """
+        return minimize(Problem(objective, params, data, weights, hyper,
+                                penalty=penalty),
                         self._engine_settings(**options), opt_state=opt_state)

@@ -20,9 +20,9 @@ import numpy as np
 from jax.scipy.special import xlogy
 
 __all__ = ["IDENTITY", "LOG", "LOSSES", "Link", "LossSpec", "check_targets",
-           "estimates_scale", "has_statistics", "is_convex", "is_equivariant",
-           "is_smooth", "link_of", "loss_hyper", "loss_names", "sample_losses",
-           "scales_targets", "smoothed_form", "weighted_mean"]
+           "estimates_scale", "has_statistics", "homogeneity_degree", "is_convex",
+           "is_equivariant", "is_smooth", "link_of", "loss_hyper", "loss_names",
+           "sample_losses", "scales_targets", "smoothed_form", "weighted_mean"]
 
 
 def squared_error(y_true, y_pred, hyper):
@@ -273,6 +273,12 @@ class LossSpec:
         Convex in the prediction (so a linear model's objective is convex in
         its coefficients), which lets the engine use solvers that rely on it.
         The form `with_scale` is not convex in the log of its scale.
+    degree : int or None
+        For the equivariant losses as the linear models fit them: scaling
+        the residuals (and the concomitant scale) by ``a`` scales the loss by
+        ``a ** degree`` (2 for squared error, 1 for the absolute error and
+        the Huber loss with its scale). A penalty stated in the units of y
+        is converted to standardised targets with it.
     """
 
     name: str
@@ -288,22 +294,25 @@ class LossSpec:
     smoothed: Callable | None = None
     statistics: bool = False
     convex: bool = False
+    degree: int | None = None
 
 
 _REGRESSION = frozenset({"regression"})
 _REGISTRY = (
     LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"}), statistics=True,
-             convex=True),
+             convex=True, degree=2),
     # A fixed threshold in the units of the residuals would let rescaling y
     # (or outliers inflating its spread) move points across it; the linear
     # models fit the threshold's scale with the model, which makes it
     # equivariant. UKR keeps the fixed threshold, in standardised units.
     LossSpec("huber", huber, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"}),
-             with_scale=huber_with_scale, hyperparameters=("epsilon",), convex=True),
+             with_scale=huber_with_scale, hyperparameters=("epsilon",), convex=True,
+             degree=1),
     LossSpec("absolute_error", absolute_error, smooth=False, equivariant=True,
-             tasks=_REGRESSION, smoothed=smoothed_absolute_error, convex=True),
+             tasks=_REGRESSION, smoothed=smoothed_absolute_error, convex=True,
+             degree=1),
     LossSpec("epsilon_insensitive", epsilon_insensitive, smooth=False,
              equivariant=False, tasks=frozenset({"reconstruction"}),
              hyperparameters=("epsilon",), convex=True),
@@ -312,7 +321,7 @@ _REGISTRY = (
     # Quantiles follow any increasing affine map of y, as the median does.
     LossSpec("quantile", pinball, smooth=False, equivariant=True, tasks=_REGRESSION,
              hyperparameters=("quantile",), smoothed=smoothed_pinball,
-             convex=True),
+             convex=True, degree=1),
     LossSpec("poisson", poisson_deviance, smooth=True, equivariant=False,
              tasks=_REGRESSION, link=LOG, target_domain=_nonnegative,
              scalable_targets=False, convex=True),
@@ -349,6 +358,11 @@ def is_convex(loss: str | Callable) -> bool:
     """Whether `loss` is a built-in loss convex in the prediction; a user's
     callable is not taken to be."""
     return isinstance(loss, str) and LOSSES[loss].convex
+
+
+def homogeneity_degree(loss: str | Callable) -> int | None:
+    """The :attr:`LossSpec.degree` of a built-in loss; None for a callable."""
+    return LOSSES[loss].degree if isinstance(loss, str) else None
 
 
 def estimates_scale(loss: str | Callable) -> bool:

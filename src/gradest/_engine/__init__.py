@@ -11,6 +11,7 @@ back. The modules:
 - :mod:`.solvers`: the table of solvers and what each needs;
 - :mod:`.sparse`: sparse designs (CSR with implicit centring) and the
   products every linear objective uses;
+- :mod:`.fista`: accelerated proximal gradient steps, for nonsmooth penalties;
 - :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
 - :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
 - :mod:`.minimize`: the front end that drives the loop;
@@ -35,16 +36,22 @@ from .data import (
 from .minimize import MinimizeResult, Problem, Settings, minimize
 from .outcome import Outcome, Status, settle
 from .rowwise import RowProblem, minimize_rows
-from .solvers import SOLVERS, SolverSpec, make_optimizer, solver_spec
+from .solvers import (
+    AUTO,
+    SOLVERS,
+    SolverSpec,
+    make_optimizer,
+    resolve_solver,
+    solver_spec,
+)
 from .sparse import SparseDesign, is_sparse, matvec, rmatvec, sparse_design, take_rows
 
 __all__ = [
-    "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult", "Outcome",
-    "Problem", "RowProblem", "Settings", "SolverSpec", "SparseDesign", "Status",
-    "aligned_zeros",
-    "bucket_columns", "bucket_rows", "float_dtype", "make_optimizer", "map_row_blocks",
-    "minimize",
-    "is_sparse", "matvec", "minimize_rows", "pad", "padded_weights", "rmatvec",
+    "AUTO", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult",
+    "Outcome", "Problem", "RowProblem", "Settings", "SolverSpec", "SparseDesign",
+    "Status", "aligned_zeros", "bucket_columns", "bucket_rows", "float_dtype",
+    "is_sparse", "make_optimizer", "map_row_blocks", "matvec", "minimize",
+    "minimize_rows", "pad", "padded_weights", "resolve_solver", "rmatvec",
     "run_pass", "set_compilation_cache", "settle", "solver_spec", "sparse_design",
     "take_rows",
 ]

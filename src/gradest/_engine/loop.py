@@ -88,6 +88,10 @@ class Layout:
         leaves = [np.asarray(leaf, dtype).ravel() for leaf in jax.tree.leaves(tree)]
         return np.concatenate(leaves) if leaves else np.zeros(0, dtype)
 
+    def flatten_traced(self, tree):
+        """:meth:`flatten` inside compiled code (one vector of the leaves)."""
+        return jnp.concatenate([jnp.ravel(leaf) for leaf in jax.tree.leaves(tree)])
+
     def unflatten(self, flat):
         leading = flat.shape[:-1]
         leaves, start = [], 0
@@ -96,6 +100,52 @@ class Layout:
             leaves.append(flat[..., start:stop].reshape(leading + shape))
             start = stop
         return jax.tree.unflatten(self.treedef, leaves)
+
+
+class _Nonsmooth(NamedTuple):
+    """The objective's nonsmooth part on the flat parameters (see _split_penalty)."""
+
+    value: Any  # flat -> scalar
+    prox: Any  # (flat, step) -> flat
+    residual: Any  # (flat, grad of the smooth part) -> flat
+
+
+def _split_penalty(penalty, penalized, layout, hyper):
+    """The penalty's smooth part (added to the objective) and nonsmooth part.
+
+    The penalty acts on the parameters named in `penalized` (the
+    coefficients, never an intercept or a scale), each with the strengths of
+    `hyper`, which broadcast against it. A smooth penalty joins the objective
+    that autodiff differentiates; a nonsmooth one is a value, a proximal map
+    and a subdifferential residual on the flat vector.
+    """
+    def on_penalized(fn, flat, *others):
+        tree = layout.unflatten(flat)
+        pieces = [layout.unflatten(other) for other in others]
+        return {name: fn(tree[name], *(piece[name] for piece in pieces))
+                for name in penalized}, tree
+
+    def value(flat):
+        parts, _ = on_penalized(lambda w: penalty.value(w, hyper), flat)
+        return sum(parts.values(), jnp.zeros((), flat.dtype))
+
+    def mapped(fn, flat, *others, base=None):
+        parts, tree = on_penalized(fn, flat, *others)
+        base = tree if base is None else layout.unflatten(base)
+        return layout.flatten_traced({**base, **parts}).astype(flat.dtype)
+
+    if penalty is None or penalty.smooth:
+        return (value if penalty is not None else None), _Nonsmooth(
+            value=lambda flat: jnp.zeros((), flat.dtype),
+            prox=lambda flat, step: flat, residual=lambda flat, grad: grad)
+    return None, _Nonsmooth(
+        value=value,
+        # `step` is a scalar or one per parameter.
+        prox=lambda flat, step: mapped(
+            lambda w, s: penalty.prox(w, s, hyper), flat,
+            jnp.broadcast_to(step, flat.shape).astype(flat.dtype)),
+        residual=lambda flat, grad: mapped(
+            lambda w, g: penalty.residual(w, g, hyper), flat, grad, base=grad))
 
 
 def _inf_norm(vector: jax.Array) -> jax.Array:
@@ -116,7 +166,7 @@ def placeholder_opt_state(solver: str, flat: np.ndarray, convex: bool = False) -
 
     Only the shapes are worked out here (no computation, so nothing compiles).
     """
-    shapes = jax.eval_shape(make_optimizer(solver, 1.0, convex).init, flat)
+    shapes = jax.eval_shape(make_optimizer(solver, 1.0, convex=convex).init, flat)
     return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
@@ -146,17 +196,29 @@ def _tree_where(condition, on_true, on_false):
     return jax.tree.map(lambda t, f: jnp.where(condition, t, f), on_true, on_false)
 
 
-def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
-    """Evaluate at the current point; step unless the gradient is already small.
+def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter, nonsmooth,
+                          step):
+    """Evaluate at the current point; step unless it is already optimal enough.
 
-    Returns the new state, whether the gradient test holds, and whether a
-    monotone solver has stalled.
+    `fun` is the smooth part of the objective; `nonsmooth` the penalty's
+    nonsmooth part, whose proximal map (with `step`) follows the solver's
+    step unless the solver takes proximal steps itself. The optimality
+    measure is the largest component of the subdifferential residual (the
+    gradient, for a smooth objective), which is what the state records as
+    its gradient. Returns the new state, whether the optimality test holds,
+    and whether a monotone solver has stalled.
     """
-    value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
-    converged = (_inf_norm(grad) <= tol) & (state.n_iter >= min_iter)
+    smooth_value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
+    value = smooth_value + nonsmooth.value(state.params)
+    residual = nonsmooth.residual(state.params, grad)
+    converged = (_inf_norm(residual) <= tol) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
-        grad, state.opt_state, state.params, value=value, grad=grad, value_fn=fun)
+        grad, state.opt_state, state.params, value=smooth_value, grad=grad,
+        value_fn=fun)
     params = _apply(state.params, updates)
+    spec = solver_spec(solver)
+    if not spec.applies_prox:
+        params = nonsmooth.prox(params, spec.prox_step(step, opt_state))
     # A converged point is returned as evaluated, not stepped past.
     params = jnp.where(converged, state.params, params)
     eps = jnp.finfo(value.dtype).eps
@@ -165,16 +227,18 @@ def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
     n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
     stalled = (solver_spec(solver).monotone & ~converged
                & ((n_no_improve >= _N_STALL) | jnp.all(params == state.params)))
-    state = state._replace(params=params, opt_state=opt_state, value=value, grad=grad,
-                           best=jnp.minimum(state.best, value),
+    state = state._replace(params=params, opt_state=opt_state, value=value,
+                           grad=residual, best=jnp.minimum(state.best, value),
                            n_no_improve=n_no_improve)
     return state, converged, stalled
 
 
-def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size):
+def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size,
+                     nonsmooth, step, solver):
     """One shuffled pass over the rows in mini-batches.
 
-    ``loss(flat_params, data, weights)`` is the objective of a batch.
+    ``loss(flat_params, data, weights)`` is the smooth objective of a batch;
+    the proximal map of `nonsmooth` follows each step.
     """
     n_rows = weights.shape[0]
     n_batches = -(-n_rows // batch_size)
@@ -196,8 +260,11 @@ def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size):
         batch_data = take_rows(data, rows)
         value, grad = jax.value_and_grad(loss)(params, batch_data,
                                                weights[rows] * mask)
+        value = value + nonsmooth.value(params)
         updates, opt_state = optimizer.update(grad, opt_state, params)
-        return (_apply(params, updates), opt_state, grad), value
+        params_next = nonsmooth.prox(_apply(params, updates),
+                                     solver_spec(solver).prox_step(step, opt_state))
+        return (params_next, opt_state, nonsmooth.residual(params, grad)), value
 
     (params, opt_state, last_grad), values = jax.lax.scan(
         one_batch, (state.params, state.opt_state, state.grad), batches)
@@ -242,9 +309,9 @@ def _diverged(state, new, converged, full_batch):
 
 
 def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
-              fresh, limit,
-              *, objective, layout, solver, convex, batch_size, chunk_size,
-              record_history):
+           fresh, limit,
+           *, objective, layout, solver, convex, batch_size, chunk_size,
+           record_history, penalty=None, penalized=()):
     """Up to `limit` (at most `chunk_size`) iterations; one compiled function per
     problem shape.
 
@@ -252,12 +319,16 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
     solver's state is initialised here rather than taken from `state`.
     `limit` is traced too, so that the caller can bound each chunk's wall
     time without compiling again. `convex` (static) lets the solver take its
-    form for convex objectives.
+    form for convex objectives. `penalty` (a
+    :class:`~gradest._penalties.PenaltySpec` or None) acts on the parameters
+    named in `penalized`.
     """
-    optimizer = make_optimizer(solver, learning_rate, convex)
+    smooth_penalty, nonsmooth = _split_penalty(penalty, penalized, layout, hyper)
+    optimizer = make_optimizer(solver, learning_rate, nonsmooth.prox, convex)
 
     def loss(flat, data, weights):
-        return objective(layout.unflatten(flat), data, weights, hyper)
+        value = objective(layout.unflatten(flat), data, weights, hyper)
+        return value if smooth_penalty is None else value + smooth_penalty(flat)
 
     def fun(flat):
         return loss(flat, data, weights)
@@ -279,10 +350,12 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
         state, i, losses, history = carry
         if batch_size is None:
             new, converged, stalled = _full_batch_iteration(
-                state, optimizer, fun, tol, solver, min_iter)
+                state, optimizer, fun, tol, solver, min_iter, nonsmooth,
+                learning_rate)
         else:
             new, converged, stalled = _epoch_iteration(
-                state, optimizer, loss, data, weights, tol, batch_size)
+                state, optimizer, loss, data, weights, tol, batch_size, nonsmooth,
+                learning_rate, solver)
         diverged, reference = _diverged(state, new, converged, batch_size is None)
         # A full-batch convergence is found before stepping: that evaluation
         # is not an iteration. Mini-batch epochs always count.
@@ -304,7 +377,7 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
 
 
 _STATIC = ("objective", "layout", "solver", "convex", "batch_size", "chunk_size",
-           "record_history")
+           "record_history", "penalty", "penalized")
 run_chunk = jax.jit(_chunk, static_argnames=_STATIC, compiler_options=COMPILER_OPTIONS)
 # The same loop compiled without LLVM's optimisation passes, for problems
 # small enough that compiling costs more than running: on diabetes with

@@ -33,7 +33,7 @@ from .loop import (
     placeholder_opt_state,
 )
 from .outcome import Outcome, Status, settle
-from .solvers import solver_spec
+from .solvers import resolve_solver, solver_spec
 
 __all__ = ["MinimizeResult", "Problem", "Settings", "minimize"]
 
@@ -70,8 +70,17 @@ class Problem:
         Per-sample weights; their dtype (float32 or float64) sets the
         precision of the whole fit. The objective must be a weighted mean, so
         that rows of zero weight (padding) do not count.
-    hyper : dict of str to float
-        Hyperparameters of the objective, passed as traced scalars.
+    hyper : dict of str to float or ndarray
+        Hyperparameters of the objective and the penalty, passed as traced
+        values.
+    penalty : PenaltySpec or None
+        A penalty of :mod:`gradest._penalties` on the parameters named in
+        `penalized`, with its strengths in `hyper`; `objective` is then the
+        rest of the objective. A smooth penalty is added to `objective`; a
+        nonsmooth one is minimised by proximal steps, and the loop stops on
+        its optimality measure instead of the gradient.
+    penalized : tuple of str
+        The keys of `params` (a dict) that `penalty` acts on.
 
     An objective with a true attribute ``convex`` declares itself convex in
     the parameters, which lets a solver take a cheaper form (L-BFGS with a
@@ -83,6 +92,13 @@ class Problem:
     data: Any
     weights: np.ndarray
     hyper: dict = field(default_factory=dict)
+    penalty: Any = None
+    penalized: tuple[str, ...] = ("coef",)
+
+    @property
+    def smooth(self) -> bool:
+        """Whether the objective is smooth (a nonsmooth penalty makes it not)."""
+        return self.penalty is None or self.penalty.smooth
 
     @property
     def convex(self) -> bool:
@@ -97,13 +113,16 @@ class Settings:
     Attributes
     ----------
     solver : str
-        A name from :data:`~gradest._engine.solvers.SOLVERS`.
+        A name from :data:`~gradest._engine.solvers.SOLVERS`, or "auto": FISTA
+        for a full-batch problem with a nonsmooth penalty, Adam otherwise.
     learning_rate : float
-        Step size of the first-order solvers.
+        Step size of the first-order solvers, and of the proximal map that
+        follows their steps.
     max_iter : int
         Most iterations (epochs when mini-batching).
     tol : float
-        Full batch: stop once every gradient component is at most `tol` in
+        Full batch: stop once every gradient component (with a nonsmooth
+        penalty: of the subdifferential residual) is at most `tol` in
         absolute value (raised to ``eps`` of the working precision, a few
         times the rounding noise of the gradient). Mini-batches:
         stop once the epoch's mean objective has not improved by
@@ -239,12 +258,14 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
          np.asarray(problem.weights, dtype)),
         initial_state(flat, opt_state, seed, dtype, settings.reference), n_rows)
     hyper = {k: np.asarray(v, dtype) for k, v in problem.hyper.items()}
+    penalized = () if problem.penalty is None else tuple(problem.penalized)
     scalars = (np.asarray(settings.learning_rate, dtype), np.asarray(loop_tol, dtype),
                np.int32(settings.max_iter), np.int32(settings.min_iter))
     static = dict(objective=problem.objective, layout=layout, solver=settings.solver,
                   convex=problem.convex, batch_size=batch_size,
                   chunk_size=settings.chunk_size,
-                  record_history=settings.record_history)
+                  record_history=settings.record_history, penalty=problem.penalty,
+                  penalized=penalized)
     return _Run(state, (data, weights, hyper), scalars, static, tol, layout,
                 # Not from max_iter: a grid over it shares the compiled loop.
                 chunk_function(n_rows, flat.size, spec.typical_iterations))
@@ -312,10 +333,14 @@ def minimize(problem: Problem, settings: Settings, *,
     ------
     ValueError
         If the objective becomes non-finite or explodes (see
-        :func:`~gradest._engine.outcome.settle`), or if the solver needs full
-        batches and `settings` asks for mini-batches.
+        :func:`~gradest._engine.outcome.settle`), if the solver needs full
+        batches and `settings` asks for mini-batches, or if it cannot handle
+        the problem's nonsmooth penalty.
     """
     dtype = float_dtype(problem.weights.dtype)
+    settings = settings.with_options(solver=resolve_solver(
+        settings.solver, smooth=problem.smooth,
+        full_batch=settings.batch_size is None))
     with precision(dtype):
         run = _prepare(problem, settings, opt_state)
         state, losses, history = _drive(run, settings, fresh=opt_state is None)
@@ -327,7 +352,8 @@ def minimize(problem: Problem, settings: Settings, *,
         solver=settings.solver, max_iter=settings.max_iter,
         learning_rate=settings.learning_rate if spec.uses_learning_rate else None,
         unit="epochs" if settings.batch_size is not None else "iterations",
-        expected_end=settings.fixed_steps, reference=float(state.reference))
+        expected_end=settings.fixed_steps, reference=float(state.reference),
+        smooth=problem.smooth)
     settle(outcome, settings.name)
     layout = run.layout
     return MinimizeResult(

@@ -66,6 +66,9 @@ class Outcome:
     reference : float
         The objective's reference level (its first value, or one carried
         over), against which a divergence was judged.
+    smooth : bool
+        Whether the objective was smooth; else `grad_max` is the largest
+        distance of the negative gradient to the penalty's subdifferential.
     """
 
     status: Status
@@ -81,6 +84,13 @@ class Outcome:
     n_rows: int = 0
     expected_end: bool = False
     reference: float = float("nan")
+    smooth: bool = True
+
+    @property
+    def measure(self) -> str:
+        """What `grad_max` measures, in words."""
+        return ("largest gradient component" if self.smooth
+                else "largest subdifferential residual")
 
 
 def _divergence_message(name: str, outcome: Outcome) -> str:
@@ -107,7 +117,7 @@ def _convergence_message(name: str, outcome: Outcome) -> str:
     if outcome.status == Status.STALLED:
         return (f"{name} stopped after {outcome.n_iter} {outcome.unit}: "
                 f"solver={outcome.solver!r} can lower the objective no further in "
-                f"the working precision (largest gradient component "
+                f"the working precision ({outcome.measure} "
                 f"{outcome.grad_max:.3g}, tol={outcome.tol:.3g}). tol is below what "
                 "rounding allows for this problem; the result is as accurate as "
                 "the precision permits.")
@@ -119,9 +129,10 @@ def _convergence_message(name: str, outcome: Outcome) -> str:
     if solver_spec(outcome.solver).uses_learning_rate:
         advice += ", adjust learning_rate"
         if outcome.unit == "iterations":
-            advice += ", or try solver='lbfgs'"
+            advice += (", or try solver='lbfgs'" if outcome.smooth
+                       else ", or try solver='fista'")
     return (f"{name} did not converge in max_iter={outcome.max_iter} {outcome.unit} "
-            f"(largest gradient component {outcome.grad_max:.3g}, "
+            f"({outcome.measure} {outcome.grad_max:.3g}, "
             f"tol={outcome.tol:.3g}). {advice}.")
 
 

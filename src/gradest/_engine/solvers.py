@@ -17,9 +17,56 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-__all__ = ["SOLVERS", "SolverSpec", "make_optimizer", "solver_spec"]
+from .fista import fista
+
+__all__ = ["AUTO", "SOLVERS", "SolverSpec", "make_optimizer", "resolve_solver",
+           "solver_spec"]
 
 _MOMENTUM = 0.9
+# Adam's and RMSprop's constants, stated here because the proximal steps
+# below need them too (optax's defaults).
+_ADAM_B2 = 0.999
+_EPS = 1e-8
+
+
+def _no_prox(x, step):
+    return x
+
+
+def _constant_step(learning_rate, opt_state):
+    return learning_rate
+
+
+def _momentum_step(learning_rate, opt_state):
+    # At a fixed point the momentum trace is grad / (1 - momentum) (Nesterov's
+    # update too), so a step of learning_rate / (1 - momentum) along grad.
+    return learning_rate / (1 - _MOMENTUM)
+
+
+def _state_of(opt_state, kind):
+    import jax
+
+    found = [leaf for leaf in jax.tree.leaves(
+        opt_state, is_leaf=lambda node: isinstance(node, kind))
+        if isinstance(leaf, kind)]
+    return found[0]
+
+
+def _adam_step(learning_rate, opt_state):
+    import jax.numpy as jnp
+    import optax
+
+    state = _state_of(opt_state, optax.ScaleByAdamState)
+    nu_hat = state.nu / (1 - _ADAM_B2 ** state.count.astype(state.nu.dtype))
+    return learning_rate / (jnp.sqrt(nu_hat) + _EPS)
+
+
+def _rmsprop_step(learning_rate, opt_state):
+    import jax.numpy as jnp
+    import optax
+
+    state = _state_of(opt_state, optax.ScaleByRmsState)
+    return learning_rate / jnp.sqrt(state.nu + _EPS)
 
 
 @dataclass(frozen=True)
@@ -31,8 +78,9 @@ class SolverSpec:
     name : str
         The estimators' ``solver`` value.
     build : callable
-        ``build(optax, learning_rate) -> optax.GradientTransformation``, given
-        the optax module.
+        ``build(optax, learning_rate, prox) -> optax.GradientTransformation``,
+        given the optax module and the proximal map ``prox(x, step)`` of the
+        objective's nonsmooth penalty (the identity when it has none).
     full_batch_only : bool
         Only defined on the full objective (a line search needs it), so no
         mini-batches and no stepwise ``partial_fit``.
@@ -56,6 +104,21 @@ class SolverSpec:
         Its steps assume a continuously differentiable objective (curvature
         from differences of gradients, a line search's Wolfe conditions):
         at a kink it stalls short of the minimum.
+    applies_prox : bool
+        Takes proximal steps itself; otherwise the loop applies the
+        penalty's proximal map after each step, with step `prox_step`.
+    prox_step : callable
+        ``prox_step(learning_rate, opt_state)``: the step (a scalar, or one
+        per parameter) of the proximal map that follows an update, the step
+        the update takes along the gradient at a fixed point, so that the
+        fixed points of update-then-prox are the penalised minimisers:
+        `learning_rate` for gradient descent, ``learning_rate / (1 -
+        momentum)`` with momentum, Adam's and RMSprop's per-parameter steps
+        (the learning rate over the root mean square of the gradient).
+    handles_nonsmooth : bool
+        Converges with a nonsmooth penalty (with the proximal map after its
+        steps). A quasi-Newton model of the curvature does not: its line
+        search assumes a gradient.
     """
 
     name: str
@@ -65,34 +128,86 @@ class SolverSpec:
     uses_learning_rate: bool = True
     monotone: bool = False
     needs_smooth: bool = False
-    build_convex: Callable[[ModuleType, object], Any] | None = None
+    build_convex: Callable[[ModuleType, object, Callable], Any] | None = None
     typical_iterations: int = 2**31 - 1
+    applies_prox: bool = False
+    handles_nonsmooth: bool = True
+    prox_step: Callable = _constant_step
 
 
-def _backtracking_lbfgs(optax: ModuleType, learning_rate: object) -> Any:
+def _backtracking_lbfgs(optax: ModuleType, learning_rate: object, prox) -> Any:
     from .lbfgs import backtracking_lbfgs
 
     return backtracking_lbfgs()
 
 
 _TABLE = (
-    SolverSpec("gd", lambda optax, lr: optax.sgd(lr)),
-    SolverSpec("momentum", lambda optax, lr: optax.sgd(lr, momentum=_MOMENTUM)),
-    SolverSpec("nesterov",
-               lambda optax, lr: optax.sgd(lr, momentum=_MOMENTUM, nesterov=True)),
-    SolverSpec("rmsprop", lambda optax, lr: optax.rmsprop(lr)),
-    SolverSpec("adam", lambda optax, lr: optax.adam(lr)),
+    SolverSpec("gd", lambda optax, lr, prox: optax.sgd(lr)),
+    SolverSpec("momentum",
+               lambda optax, lr, prox: optax.sgd(lr, momentum=_MOMENTUM),
+               prox_step=_momentum_step),
+    SolverSpec("nesterov", lambda optax, lr, prox: optax.sgd(
+        lr, momentum=_MOMENTUM, nesterov=True), prox_step=_momentum_step),
+    SolverSpec("rmsprop", lambda optax, lr, prox: optax.rmsprop(lr, eps=_EPS),
+               prox_step=_rmsprop_step),
+    SolverSpec("adam", lambda optax, lr, prox: optax.adam(lr, b2=_ADAM_B2, eps=_EPS),
+               prox_step=_adam_step),
     # The step length comes from a line search: optax's zoom (strong Wolfe
     # conditions, which a non-convex objective needs), or for a convex one
     # backtracking, which compiles in about half the time (see lbfgs.py).
-    SolverSpec("lbfgs", lambda optax, lr: optax.lbfgs(), full_batch_only=True,
+    SolverSpec("lbfgs", lambda optax, lr, prox: optax.lbfgs(), full_batch_only=True,
                reuses_line_search_values=True, uses_learning_rate=False,
-               monotone=True, needs_smooth=True, build_convex=_backtracking_lbfgs,
-               typical_iterations=100),
+               monotone=True, needs_smooth=True, handles_nonsmooth=False,
+               build_convex=_backtracking_lbfgs, typical_iterations=100),
+    # Backtracking sets the step; the momentum makes the objective
+    # non-monotone between restarts.
+    SolverSpec("fista", lambda optax, lr, prox: fista(prox), full_batch_only=True,
+               uses_learning_rate=False, applies_prox=True),
 )
 _BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}
 
 SOLVERS: tuple[str, ...] = tuple(_BY_NAME)
+# The estimators' default: the engine picks a solver for the problem.
+AUTO = "auto"
+# What "auto" becomes: Adam for a smooth objective (and for mini-batches),
+# FISTA for a full-batch objective with a nonsmooth penalty.
+_AUTO_SMOOTH = "adam"
+_AUTO_NONSMOOTH = "fista"
+
+
+def resolve_solver(solver: str, *, smooth: bool, full_batch: bool) -> str:
+    """The solver to run: `solver`, or the engine's choice for "auto".
+
+    Parameters
+    ----------
+    solver : str
+        A name from :data:`SOLVERS`, or "auto".
+    smooth : bool
+        Whether the objective is smooth (no nonsmooth penalty).
+    full_batch : bool
+        Whether the solver sees the full objective at every step.
+
+    Returns
+    -------
+    str
+        A name from :data:`SOLVERS`.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or the solver cannot minimise a nonsmooth
+        penalty and the objective has one.
+    """
+    if solver == AUTO:
+        return _AUTO_NONSMOOTH if not smooth and full_batch else _AUTO_SMOOTH
+    spec = solver_spec(solver)
+    if not smooth and not spec.handles_nonsmooth:
+        usable = [s.name for s in _TABLE if s.handles_nonsmooth]
+        raise ValueError(
+            f"solver={solver!r} needs a differentiable objective, but the penalty "
+            f"is not differentiable at 0 (an L1 term); use one of {usable} or "
+            f"'auto' (FISTA).")
+    return solver
 
 
 def solver_spec(solver: str) -> SolverSpec:
@@ -120,7 +235,8 @@ def solver_spec(solver: str) -> SolverSpec:
 
 
 def make_optimizer(
-    solver: str, learning_rate: object, convex: bool = False
+    solver: str, learning_rate: object, prox: Callable | None = None,
+    convex: bool = False
 ) -> Any:
     """Return the optax transformation that `solver` names.
 
@@ -131,6 +247,10 @@ def make_optimizer(
     learning_rate : float or jax.Array
         Constant step size; a traced scalar inside `jax.jit`. Ignored by
         solvers whose step comes from a line search.
+    prox : callable or None
+        ``prox(x, step)``, the proximal map of the objective's nonsmooth
+        penalty, for the solvers that take proximal steps themselves; None
+        for the identity.
     convex : bool, default=False
         Whether the objective is convex, which lets some solvers take a
         cheaper form (:attr:`SolverSpec.build_convex`).
@@ -143,7 +263,9 @@ def make_optimizer(
     """
     import optax
 
+    if prox is None:
+        prox = _no_prox
     spec = solver_spec(solver)
     build = spec.build_convex if convex and spec.build_convex else spec.build
-    transformation = build(optax, learning_rate)
+    transformation = build(optax, learning_rate, prox)
     return optax.with_extra_args_support(transformation)

@@ -16,22 +16,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import ENGINE_CONSTRAINTS, GradientFitMixin
 from .._engine import (
+    AUTO,
     PAD_CHEAP_ROWS,
+    SOLVERS,
     MinimizeResult,
     aligned_zeros,
     bucket_columns,
     bucket_rows,
     is_sparse,
+    resolve_solver,
     run_pass,
     solver_spec,
     sparse_design,
 )
-from .._losses import smoothed_form
+from .._losses import homogeneity_degree, smoothed_form
+from .._penalties import PenaltyTerms, penalty_hyper, penalty_names
 from .._scaling import (
     Moments,
     column_largest,
@@ -63,6 +67,9 @@ SPARSE_FORMATS = ["csr", "csc"]
 
 LINEAR_CONSTRAINTS: dict = {
     **ENGINE_CONSTRAINTS,
+    "solver": [StrOptions({*SOLVERS, AUTO})],
+    "penalty": [StrOptions(penalty_names()), None],
+    "l1_ratio": [Interval(Real, 0, 1, closed="both")],
     "fit_intercept": ["boolean"],
     "standardize": ["boolean"],
     "batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -93,15 +100,16 @@ class LinearGradientModel(GradientFitMixin):
     """Standardise, minimise in standardised units, map back to user units."""
 
     def _fit_once(self, X, Y, sample_weight, *, objective, scale_targets,
-                  penalty_strength, hyper, previous):
+                  penalty, hyper, previous):
         """``fit``: the whole data set; records ``n_iter_`` and ``loss_curve_``.
 
-        Returns coef of shape (n_features, n_outputs) and intercept of shape
-        (n_outputs,) in user units.
+        `penalty` is a :class:`~gradest._penalties.PenaltyTerms`. Returns coef
+        of shape (n_features, n_outputs) and intercept of shape (n_outputs,)
+        in user units.
         """
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
-            hyper={**hyper, "penalty": penalty_strength / sample_weight.sum()},
+            hyper=hyper, penalty=penalty, penalty_weight=sample_weight.sum(),
             previous=previous,
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
         self.n_iter_ = out.result.n_iter
@@ -111,7 +119,8 @@ class LinearGradientModel(GradientFitMixin):
     # The one fit path of both estimators, fit and partial_fit alike: its
     # steps (statistics, starting point, engine, un-scaling) read best in order.
     def _standardized_fit(self, X, Y, sample_weight, *, objective, scale_targets,
-                          hyper, previous, prior: tuple = (None, None),
+                          hyper, penalty: PenaltyTerms, penalty_weight: float,
+                          previous, prior: tuple = (None, None),
                           opt_state: Any = None, statistics: bool = False,
                           prior_rows: RowMoments | None = None,
                           **options) -> StandardizedFit:
@@ -130,7 +139,10 @@ class LinearGradientModel(GradientFitMixin):
         iterates on the data's sufficient statistics instead of the rows (see
         :mod:`._statistics`), merged with `prior_rows`, those of earlier rows
         of a stream (then `prior` is not used: the merged statistics hold
-        the column moments too).
+        the column moments too). `penalty` acts on the standardised
+        coefficients, never on the intercept; a per-weight penalty's
+        strengths are divided by `penalty_weight`, and a mean-based one's are
+        in the units of the targets (converted here to standardised targets).
         """
         n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
@@ -159,6 +171,10 @@ class LinearGradientModel(GradientFitMixin):
                                                center, scale_targets)
             n_columns = data[0].shape[1]
 
+        hyper = {**hyper, **penalty_hyper(
+            penalty, penalty_weight,
+            y_stats.scale if self.standardize and scale_targets else None,
+            homogeneity_degree(objective.loss))}
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
         if previous is None and self.fit_intercept and not scale_targets:
@@ -168,11 +184,18 @@ class LinearGradientModel(GradientFitMixin):
                                     sample_weight))
         if objective.estimates_scale:
             params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
-        if statistics or not _needs_smoothing(objective, self.solver):
+        # The solver that runs ("auto" resolved) decides whether a nonsmooth
+        # loss is minimised through its smooth surrogate.
+        solver = resolve_solver(options.get("solver", self.solver),
+                                smooth=penalty.spec is None or penalty.spec.smooth,
+                                full_batch=getattr(self, "batch_size", None) is None)
+        if statistics or not _needs_smoothing(objective, solver):
             result = self._minimize(fitted, params, data, weights, hyper,
-                                    opt_state=opt_state, **options)
+                                    opt_state=opt_state, penalty=penalty.spec,
+                                    **options)
         else:
-            result = self._minimize_smoothed(objective, params, data, weights, hyper)
+            result = self._minimize_smoothed(objective, params, data, weights, hyper,
+                                             penalty.spec)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
         coef, intercept = unscale_linear(result.params["coef"][:n_features],
                                          intercept, x_stats, y_stats)
@@ -187,7 +210,7 @@ class LinearGradientModel(GradientFitMixin):
                                result, x_moments, y_moments, scale, rows)
 
     def _minimize_smoothed(self, objective: LinearObjective, params, data, weights,
-                           hyper) -> MinimizeResult:
+                           hyper, penalty=None) -> MinimizeResult:
         """Minimise a non-smooth loss through its smooth surrogate, by continuation.
 
         The surrogate of each width in `_SMOOTHING_WIDTHS` (relative to the
@@ -200,6 +223,8 @@ class LinearGradientModel(GradientFitMixin):
         below `_SMOOTHING_FLOOR_ULPS` ulps are skipped. The
         stages share one compiled loop (the width is traced) and `max_iter`
         counts their iterations together; the loss curve is the surrogate's.
+        `penalty` (a :class:`~gradest._penalties.PenaltySpec` or None) acts on
+        the coefficients at every stage.
         """
         smoothed = replace(objective, smoothed=True)
         spread = _spread(data[1], weights)
@@ -217,7 +242,7 @@ class LinearGradientModel(GradientFitMixin):
                 result = self._minimize(
                     smoothed, params, data, weights,
                     {**hyper, SMOOTHING: relative * spread},
-                    max_iter=self.max_iter - n_iter)
+                    penalty=penalty, max_iter=self.max_iter - n_iter)
             params, n_iter = result.params, n_iter + result.n_iter
             curves.append(result.loss_curve)
         return replace(result, outcome=replace(result.outcome, n_iter=n_iter),
@@ -384,7 +409,6 @@ def _constant_objective(Y, weights, hyper, candidates, *, objective):
     """`objective` with zero coefficients at each row of `candidates`."""
     no_features = jnp.zeros((Y.shape[0], 0), Y.dtype)
     coef = jnp.zeros((0, Y.shape[1]), Y.dtype)
-    hyper = {**hyper, "penalty": jnp.zeros((), Y.dtype)}
     return jax.vmap(lambda intercept: objective(
         {"coef": coef, "intercept": intercept}, (no_features, Y), weights, hyper)
     )(candidates)

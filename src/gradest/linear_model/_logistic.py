@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
+from .._penalties import PenaltyTerms, penalty_spec
 from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
@@ -30,26 +31,45 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
     Parameters
     ----------
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        Penalty on the standardised coefficients (never on the intercepts),
+        as in :class:`~sklearn.linear_model.LogisticRegression`: "l1" and
+        "elasticnet" set coefficients exactly to zero and are minimised by
+        proximal steps (see `solver`). None: no penalty, whatever `C`.
     C : float, default=1.0
-        Inverse strength of the L2 penalty ``0.5 * ||w||^2 / C`` on the
-        standardised coefficients, added to the sum of weighted log-losses.
+        Inverse strength of the penalty, which is added to the sum of
+        weighted log-losses divided by `C`: ``0.5 * ||w||^2`` ("l2"),
+        ``||w||_1`` ("l1"), ``l1_ratio * ||w||_1 + 0.5 * (1 - l1_ratio) *
+        ||w||^2`` ("elasticnet"), on the standardised coefficients.
         ``np.inf`` means no penalty.
+    l1_ratio : float, default=0.5
+        With ``penalty="elasticnet"``: the weight of the L1 term, in [0, 1].
+        Ignored by the other penalties.
     fit_intercept : bool, default=True
         Whether to fit intercepts.
     standardize : bool, default=True
         Whether to optimise in standardised units.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplied into the sample weights.
-    solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
-            default="adam"
-        Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
+    solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
+            "lbfgs", "fista"}, default="auto"
+        Optimiser. "auto": "fista" for "l1" and "elasticnet" penalties on
+        full batches, "adam" otherwise. "lbfgs" and "fista" ignore
+        `learning_rate` and need full batches; "lbfgs" needs a
+        differentiable objective (not "l1" or "elasticnet"). "fista" is
+        accelerated proximal gradient descent with backtracking. With "l1"
+        and "elasticnet", the first-order solvers follow each step with the
+        penalty's proximal map (soft thresholding) of step `learning_rate`.
     learning_rate : float, default=0.05
         Constant step size of the first-order solvers.
     max_iter : int, default=10000
         Maximum number of iterations (epochs with mini-batches).
     tol : float, default=1e-9
         Convergence tolerance on the largest gradient component of the
-        standardised objective (on the epoch loss with mini-batches).
+        standardised objective (on the epoch loss with mini-batches). With
+        "l1" and "elasticnet", on the largest distance of the negative
+        gradient of the loss to the penalty's subdifferential, which is 0
+        exactly at the minimiser.
     batch_size : int, default=None
         None for full-batch steps, else the size of shuffled mini-batches.
     warm_start : bool, default=False
@@ -111,11 +131,14 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    def __init__(self, *, C=1.0, fit_intercept=True, standardize=True,
-                 class_weight=None, solver="adam", learning_rate=0.05,
+    def __init__(self, *, penalty="l2", C=1.0, l1_ratio=0.5, fit_intercept=True,
+                 standardize=True, class_weight=None, solver="auto",
+                 learning_rate=0.05,
                  max_iter=10000, tol=1e-9, batch_size=None, warm_start=False,
                  average=False, stream_size=None, random_state=None, verbose=0):
+        self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.standardize = standardize
         self.class_weight = class_weight
@@ -244,14 +267,17 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
             Y = np.eye(len(classes), dtype=X.dtype)[codes]
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             previous = None
-        penalty = 0.0 if np.isinf(self.C) else 1.0 / self.C
+        # As LogisticRegression: C multiplies the sum of the losses.
+        spec = penalty_spec(self.penalty)
+        l1, l2 = spec.split(0.0 if np.isinf(self.C) else 1.0 / self.C, self.l1_ratio)
         fit_path = self._update_stream if streaming else self._fit_once
         coef, intercept = fit_path(
             X, Y, sample_weight, objective=LinearObjective("log_loss"),
-            scale_targets=False, penalty_strength=penalty, hyper={},
-            previous=previous)
+            scale_targets=False, penalty=PenaltyTerms(spec, l1, l2, per_weight=True),
+            hyper={}, previous=previous)
         if len(classes) > 2:
-            coef, intercept = _symmetric_multinomial(coef, intercept)
+            coef, intercept = _symmetric_multinomial(
+                coef, intercept, centre_coef=spec.centres_classes)
         self.classes_ = classes
         self.coef_, self.intercept_ = coef.T, intercept
         return self
@@ -334,7 +360,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         return np.exp(self.predict_log_proba(X))
 
 
-def _symmetric_multinomial(coef, intercept):
+def _symmetric_multinomial(coef, intercept, *, centre_coef=True):
     """The multinomial model with coefficients and intercepts summing to zero.
 
     Softmax probabilities do not change when the same vector is added to
@@ -350,7 +376,10 @@ def _symmetric_multinomial(coef, intercept):
     only adds to the penalty), so centring them can only lower the objective;
     without a penalty (C=inf) it leaves the objective unchanged. Centring in
     the user's units is centring in standardised ones: the un-scaling divides
-    each feature's row by the same number for every class.
+    each feature's row by the same number for every class. With an L1 term
+    (`centre_coef` False) the best common shift of the coefficients is a
+    median, which the minimiser already has, and centring would both raise
+    the objective and destroy its zeros: only the intercepts are centred.
 
     Parameters
     ----------
@@ -358,11 +387,14 @@ def _symmetric_multinomial(coef, intercept):
         Coefficients in user units.
     intercept : ndarray of shape (n_classes,)
         Intercepts.
+    centre_coef : bool
+        Centre the coefficients too (the penalty allows it).
 
     Returns
     -------
     coef : ndarray of shape (n_features, n_classes)
     intercept : ndarray of shape (n_classes,)
     """
-    return (coef - coef.mean(axis=1, keepdims=True),
-            intercept - intercept.mean())
+    if centre_coef:
+        coef = coef - coef.mean(axis=1, keepdims=True)
+    return coef, intercept - intercept.mean()

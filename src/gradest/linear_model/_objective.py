@@ -1,4 +1,9 @@
-"""The objective of every linear model: a weighted mean loss plus an L2 penalty."""
+"""The data fit of every linear model: a weighted mean loss.
+
+The penalty on the coefficients is the engine's to add (see
+:mod:`gradest._penalties`): a smooth one to this objective, a nonsmooth one
+by proximal steps.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +32,7 @@ SMOOTHING = "smoothing"
 
 @dataclass(frozen=True)
 class LinearObjective:
-    """Weighted mean loss of ``X @ coef + intercept`` plus an L2 penalty.
+    """Weighted mean loss of ``X @ coef + intercept``.
 
     X is a dense array or a :class:`~gradest._engine.SparseDesign`: the
     product goes through :func:`~gradest._engine.matvec`, so one objective
@@ -78,5 +83,4 @@ class LinearObjective:
         width = hyper[SMOOTHING] if self.smoothed else None
         losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze,
                                scale=scale, width=width)
-        penalty = 0.5 * hyper["penalty"] * jnp.sum(params["coef"] ** 2)
-        return weighted_mean(losses, weights) + penalty
+        return weighted_mean(losses, weights)

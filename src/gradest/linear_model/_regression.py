@@ -1,4 +1,5 @@
-"""GradLinearRegression: least squares, robust, quantile, GLM or custom losses."""
+"""GradLinearRegression: least squares, robust, quantile, GLM or custom losses,
+with L2, L1 or elastic-net penalties."""
 
 import warnings
 from numbers import Real
@@ -9,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
-from .._engine import is_sparse
+from .._engine import is_sparse, resolve_solver
 from .._losses import (
     check_targets,
     is_equivariant,
@@ -18,6 +19,7 @@ from .._losses import (
     loss_names,
     scales_targets,
 )
+from .._penalties import PenaltyTerms, penalty_spec
 from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
@@ -63,13 +65,29 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         per-sample (or elementwise) losses; it receives targets and
         predictions in the units of `y` (standardised only with
         ``standardize_targets=True``), and 1-D arrays when `y` is 1-D.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        Penalty on the coefficients of standardised X (never on the
+        intercept), with the meaning of `alpha` of the scikit-learn estimator
+        of the same penalty (see :ref:`penalties`). "l1" and "elasticnet" set
+        coefficients exactly to zero; they are minimised by proximal steps
+        (see `solver`). None: no penalty, whatever `alpha`.
     alpha : float, default=0.0
-        L2 penalty ``0.5 * alpha * ||w||^2`` on the coefficients of
-        standardised X (and y, where it is standardised), added to the sum of
-        weighted losses. With squared error the minimiser is
-        :class:`~sklearn.linear_model.Ridge` fitted on standardised data.
-        scikit-learn's GLMs penalise the mean loss instead: ``alpha`` here is
-        their ``alpha`` times the total sample weight (see :ref:`glm`).
+        Strength of the penalty. "l2": the penalty ``0.5 * alpha * ||w||^2``
+        on the coefficients of standardised X (and y, where it is
+        standardised), added to the sum of weighted losses; with squared
+        error the minimiser is :class:`~sklearn.linear_model.Ridge` fitted on
+        standardised data. scikit-learn's GLMs penalise the mean loss
+        instead: for them ``alpha`` here is their ``alpha`` times the total
+        sample weight (see :ref:`glm`). "l1" and "elasticnet": ``alpha *
+        l1_ratio * ||w||_1 + 0.5 * alpha * (1 - l1_ratio) * ||w||^2`` added
+        to the weighted mean loss, with the coefficients in the units of y;
+        with squared error the minimiser is
+        :class:`~sklearn.linear_model.Lasso`
+        (:class:`~sklearn.linear_model.ElasticNet`) fitted on standardised X.
+    l1_ratio : float, default=0.5
+        With ``penalty="elasticnet"``: the share of `alpha` that goes to the
+        L1 term, in [0, 1], as in :class:`~sklearn.linear_model.ElasticNet`.
+        Ignored by the other penalties ("l1" is ``l1_ratio=1``).
     power : float, default=1.5
         Power of the Tweedie distribution of ``loss="tweedie"``: 0 Normal, 1
         Poisson, in (1, 2) compound Poisson-Gamma, 2 Gamma, 3 inverse
@@ -100,16 +118,25 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         "gamma" and "tweedie", whose targets are never centred or scaled.
         Only X is standardised otherwise, and `learning_rate` counts in the
         units of y. See :ref:`standardization_targets`.
-    solver : {"gd", "momentum", "nesterov", "rmsprop", "adam", "lbfgs"}, \
-            default="adam"
-        Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
+    solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
+            "lbfgs", "fista"}, default="auto"
+        Optimiser. "auto": "fista" for "l1" and "elasticnet" penalties on
+        full batches, "adam" otherwise. "lbfgs" and "fista" ignore
+        `learning_rate` and need full batches; "lbfgs" needs a
+        differentiable objective (not "l1" or "elasticnet"). "fista" is
+        accelerated proximal gradient descent with backtracking. With "l1"
+        and "elasticnet", the first-order solvers follow each step with the
+        penalty's proximal map (soft thresholding) of step `learning_rate`.
     learning_rate : float, default=0.05
         Constant step size of the first-order solvers.
     max_iter : int, default=10000
         Maximum number of iterations (epochs with mini-batches).
     tol : float, default=1e-9
         Convergence tolerance on the largest gradient component of the
-        standardised objective (on the epoch loss with mini-batches).
+        standardised objective (on the epoch loss with mini-batches). With
+        "l1" and "elasticnet", on the largest distance of the negative
+        gradient of the loss to the penalty's subdifferential, which is 0
+        exactly at the minimiser.
     batch_size : int, default=None
         None for full-batch steps, else the size of shuffled mini-batches.
     warm_start : bool, default=False
@@ -199,14 +226,17 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         "standardize_targets": [StrOptions({"auto"}), "boolean"],
     }
 
-    def __init__(self, *, loss="squared_error", alpha=0.0, power=1.5, quantile=0.5,
-                 epsilon=1.35, fit_intercept=True, standardize=True,
-                 standardize_targets="auto", solver="adam",
+    def __init__(self, *, loss="squared_error", penalty="l2", alpha=0.0,
+                 l1_ratio=0.5, power=1.5, quantile=0.5, epsilon=1.35,
+                 fit_intercept=True, standardize=True, standardize_targets="auto",
+                 solver="auto",
                  learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
                  warm_start=False, average=False, stream_size=None,
                  random_state=None, verbose=0):
         self.loss = loss
+        self.penalty = penalty
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.power = power
         self.quantile = quantile
         self.epsilon = epsilon
@@ -253,7 +283,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         Only the certain case, too few rows, is detected: collinear columns
         would need a factorisation of X.
         """
-        if self.alpha > 0:
+        if any(strength > 0 for strength in self._penalty_terms()[1:3]):
             return
         n_free = int(np.count_nonzero(sample_weight)) - int(self.fit_intercept)
         if n_free >= X.shape[1]:
@@ -270,11 +300,15 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
                 n_varying = int(np.count_nonzero(np.any(rows != rows[:1], axis=0)))
         if n_free >= n_varying:
             return
+        # The solver that runs, "auto" resolved.
+        solver = resolve_solver(self.solver,
+                                smooth=self._penalty_terms().spec.smooth,
+                                full_batch=self.batch_size is None)
         warnings.warn(
             f"{type(self).__name__}: {n_free + int(self.fit_intercept)} samples "
             f"of positive weight cannot determine {n_varying} coefficients, and "
             "with alpha=0 many coefficient vectors fit them equally well; "
-            f"solver={self.solver!r} returns one of them, LinearRegression the "
+            f"solver={solver!r} returns one of them, LinearRegression the "
             "one of minimum norm in the units of X. Set alpha > 0 for a unique "
             "solution, or solver='lbfgs' for the minimum-norm solution in "
             "standardised units (LinearRegression's when all features have the "
@@ -306,7 +340,8 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
           the units of the updated statistics. With `average`, `coef_` is the
           running average of the iterates.
 
-        The L2 penalty is divided by `stream_size` if set, so that every pass
+        The L2 penalty ("l1" and "elasticnet" are added to the mean loss and
+        need no such care) is divided by `stream_size` if set, so that every pass
         over a data set of that weight targets the objective of `fit`; else
         by the total sample weight seen so far, as for one pass (after k
         passes over the same rows it is then k times weaker than in `fit`).
@@ -353,7 +388,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         fit_path = self._update_stream if streaming else self._fit_once
         coef, intercept = fit_path(
             X, Y, sample_weight, objective=objective,
-            scale_targets=scale_targets, penalty_strength=self.alpha,
+            scale_targets=scale_targets, penalty=self._penalty_terms(),
             hyper=hyper, previous=previous)
         if y.ndim == 1:
             # As LinearRegression: a scalar of X's dtype, 0.0 without intercept.
@@ -364,6 +399,16 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         else:
             self.coef_, self.intercept_ = coef.T, intercept
         return self
+
+    def _penalty_terms(self) -> PenaltyTerms:
+        """`alpha` as scikit-learn's regressors mean it for this penalty.
+
+        Ridge's alpha multiplies a sum of squared errors, Lasso's and
+        ElasticNet's their mean (and is in the units of y).
+        """
+        spec = penalty_spec(self.penalty)
+        l1, l2 = spec.split(self.alpha, self.l1_ratio)
+        return PenaltyTerms(spec, l1, l2, per_weight=spec.sums_losses)
 
     def _scales_targets(self) -> bool:
         """Whether the targets are standardised along with X."""

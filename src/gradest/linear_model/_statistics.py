@@ -286,7 +286,7 @@ def statistics_problem(moments: RowMoments, x_stats: Standardization,
 
 @dataclass(frozen=True)
 class StatisticsObjective:
-    """Squared error plus the L2 penalty, on :class:`LeastSquaresStatistics`.
+    """Squared error on :class:`LeastSquaresStatistics` (the engine adds the penalty).
 
     Its value and gradient are those of
     :class:`~gradest.linear_model._objective.LinearObjective` with squared
@@ -308,4 +308,4 @@ class StatisticsObjective:
             mean_residual = mean_residual + params["intercept"]
         twice_loss = (jnp.sum(coef * (gram @ coef)) - 2 * jnp.sum(coef * cross)
                       + y_square + jnp.sum(mean_residual**2))
-        return 0.5 * twice_loss + 0.5 * hyper["penalty"] * jnp.sum(coef**2)
+        return 0.5 * twice_loss

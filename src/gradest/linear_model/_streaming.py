@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._engine import solver_spec
+from .._engine import resolve_solver, solver_spec
 from .._scaling import Moments
 from ._fit import moderate
 from ._statistics import RowMoments, streams_exactly, use_statistics
@@ -55,7 +55,7 @@ class StreamingMixin:
     """``partial_fit``'s bookkeeping around the shared fit path."""
 
     def _update_stream(self, X, Y, sample_weight, *, objective, scale_targets,
-                       penalty_strength, hyper, previous):
+                       penalty, hyper, previous):
         """Learn from a new chunk; returns the coef and intercept to show."""
         stream = getattr(self, "_stream_", None)
         total_weight = (stream.total_weight if stream else 0.0) + sample_weight.sum()
@@ -63,13 +63,16 @@ class StreamingMixin:
         # `stream_size` when known, so that every pass targets the objective
         # of `fit`; else the weight seen so far.
         data_weight = self.stream_size if self.stream_size is not None else total_weight
-        hyper = {**hyper, "penalty": penalty_strength / data_weight}
         common = {"objective": objective, "scale_targets": scale_targets,
-                  "hyper": hyper, "previous": previous}
+                  "hyper": hyper, "penalty": penalty, "penalty_weight": data_weight,
+                  "previous": previous}
         if streams_exactly(objective.loss, X.shape[1]):
             return self._solve_stream(X, Y, sample_weight, stream, total_weight,
                                       common)
-        if solver_spec(self.solver).full_batch_only:
+        # Steps on one chunk at a time: "auto" means a first-order solver.
+        solver = resolve_solver(self.solver, smooth=penalty.spec.smooth,
+                                full_batch=False)
+        if solver_spec(solver).full_batch_only:
             raise ValueError(
                 f"partial_fit needs a first-order solver for loss={objective.loss!r}; "
                 f"solver={self.solver!r} works on the full objective only. Use "
@@ -82,7 +85,7 @@ class StreamingMixin:
             X, Y, sample_weight, **common,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
-            max_iter=1, fixed_steps=True,
+            max_iter=1, fixed_steps=True, solver=solver,
             # Chunks large against the features step on their statistics, as
             # fit does (see _statistics.py): the same step up to rounding.
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape),

@@ -1,0 +1,149 @@
+"""The Lasso case: time to the same objective, gradest against Lasso and skglm.
+
+A dense 10,000 x 1,000 problem (2,000 x 200 in quick mode) with 50 (10)
+true nonzero coefficients and unit noise. Every contender minimises the same
+objective, ``Lasso(alpha)``'s on standardised X,
+
+    (1 / (2 n)) ||y - X w - b||^2 + alpha ||w||_1,
+
+and is timed at the loosest of its own tolerances that brings it within
+1e-6 (relative) of the best objective any of them reaches with its tightest
+tolerance: the time to the same objective, not to each one's idea of
+convergence. gradest standardises inside its fit, so its times include
+that; the anchors are given ``StandardScaler`` output, prepared once.
+skglm (the benchmark extra, ``make bench``) is skipped when missing.
+"""
+
+import warnings
+
+import numpy as np
+from _measure import interleaved_medians, timed
+from cases import call_in_subprocess, row
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
+from sklearn.preprocessing import StandardScaler
+
+from gradest import GradLinearRegression
+
+_TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12]
+_RELATIVE_GAP = 1e-6
+
+
+def lasso_problem(n_rows: int, n_features: int, n_nonzero: int, seed: int = 0):
+    """X, y and alpha: a sparse linear model, features on different scales."""
+    rng = np.random.default_rng(seed)
+    scales = np.logspace(-1, 1, n_features)
+    X = rng.standard_normal((n_rows, n_features)) * scales + 3.0
+    coef = np.zeros(n_features)
+    support = rng.choice(n_features, n_nonzero, replace=False)
+    coef[support] = rng.choice([-1, 1], n_nonzero) * rng.uniform(0.5, 2, n_nonzero)
+    y = ((X - 3.0) / scales) @ coef + rng.standard_normal(n_rows) + 5.0
+    # About the noise level that recovers the support: sigma sqrt(2 log p / n).
+    alpha = np.sqrt(2 * np.log(n_features) / n_rows)
+    return X, y, alpha
+
+
+def _objective(Xs, y, alpha, coef, intercept):
+    residual = y - Xs @ coef - intercept
+    return 0.5 * residual @ residual / len(y) + alpha * np.abs(coef).sum()
+
+
+def _skglm():
+    try:
+        import skglm
+    except ImportError:
+        return None
+    return skglm
+
+
+def _contenders(X, y, alpha, Xs, scaler):
+    """name -> (fit at a tol, standardised (coef, intercept) of a fitted model)."""
+    def gradest_fit(tol):
+        return GradLinearRegression(penalty="l1", alpha=alpha, tol=tol,
+                                    max_iter=100_000).fit(X, y)
+
+    def gradest_params(model):
+        coef = model.coef_ * scaler.scale_
+        return coef, model.intercept_ + model.coef_ @ scaler.mean_
+
+    def lasso_fit(tol):
+        return Lasso(alpha=alpha, tol=tol, max_iter=100_000).fit(Xs, y)
+
+    def anchor_params(model):
+        return np.ravel(model.coef_), float(np.ravel(model.intercept_)[0])
+
+    contenders = {"gradest": (gradest_fit, gradest_params),
+                  "Lasso": (lasso_fit, anchor_params)}
+    skglm = _skglm()
+    if skglm is not None:
+        def skglm_fit(tol):
+            return skglm.Lasso(alpha=alpha, tol=tol, max_iter=100_000).fit(Xs, y)
+
+        contenders["skglm"] = (skglm_fit, anchor_params)
+    return contenders
+
+
+def lasso_one(n_rows: int, n_features: int, n_nonzero: int, repeats: int) -> dict:
+    """The whole comparison, in one fresh process."""
+    X, y, alpha = lasso_problem(n_rows, n_features, n_nonzero)
+    scaler = StandardScaler().fit(X)
+    Xs = scaler.transform(X)
+    contenders = _contenders(X, y, alpha, Xs, scaler)
+    objectives: dict[str, dict[float, float]] = {}
+    first_s = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, (fit, params) in contenders.items():
+            objectives[name] = {}
+            for tol in _TOLS:
+                seconds, model = timed(lambda fit=fit, tol=tol: fit(tol))
+                if name == "gradest" and first_s is None:
+                    first_s = seconds  # compiles
+                objectives[name][tol] = _objective(Xs, y, alpha, *params(model))
+        best = min(min(values.values()) for values in objectives.values())
+        chosen = {}
+        for name, values in objectives.items():
+            good = [tol for tol in _TOLS
+                    if values[tol] <= best * (1 + _RELATIVE_GAP)]
+            chosen[name] = good[0] if good else None
+        fits = {name: (lambda fit=contenders[name][0], tol=tol: fit(tol))
+                for name, tol in chosen.items() if tol is not None}
+        medians = interleaved_medians(fits, repeats)
+        nonzeros = {name: int(np.count_nonzero(contenders[name][1](fits[name]())[0]))
+                    for name in fits}
+    return {"seconds": medians, "tol": chosen, "nonzeros": nonzeros,
+            "gaps": {name: (min(values.values()) - best) / best
+                     for name, values in objectives.items()},
+            "first_s": first_s, "alpha": alpha, "n_true": n_nonzero}
+
+
+def lasso(quick):
+    """Case 8: the Lasso, time to the same objective."""
+    case = "8 lasso"
+    shape = (2_000, 200, 10) if quick else (10_000, 1_000, 50)
+    r = call_in_subprocess("lasso_one", n_rows=shape[0], n_features=shape[1],
+                           n_nonzero=shape[2], repeats=3 if quick else 5)
+    what = f"{shape[0]:,} x {shape[1]:,}, {shape[2]} true nonzeros"
+    ours = r["seconds"].get("gradest")
+    rows = []
+    for anchor, name in [("Lasso", "Lasso"), ("skglm", "skglm Lasso")]:
+        if anchor not in r["tol"]:
+            rows.append(row(case, f"{what}: vs {name}", ours,
+                            note="skglm is not installed (make bench)",
+                            rss_mb=r["peak_rss_mb"]))
+            continue
+        theirs = r["seconds"].get(anchor)
+        rows.append(row(
+            case, f"{what}: time to objective within 1e-6, warm (fista)", ours,
+            sklearn_s=theirs, sklearn_name=name,
+            note=(f"alpha={r['alpha']:.3g}; tol gradest {r['tol']['gradest']:g}, "
+                  f"{name} {r['tol'][anchor]:g}; nonzeros gradest "
+                  f"{r['nonzeros'].get('gradest')}, {name} "
+                  f"{r['nonzeros'].get(anchor)}; first gradest fit (compiles) "
+                  f"{r['first_s']:.2f} s"),
+            rss_mb=r["peak_rss_mb"]))
+    return rows
+
+
+LASSO_CASES = {"lasso": lasso}
+LASSO_CALLS = {"lasso_one": lasso_one}
