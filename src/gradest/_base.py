@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._engine import SOLVERS, MinimizeResult, Problem, Settings, minimize
+from ._engine import SCHEDULES, SOLVERS, MinimizeResult, Problem, Settings, minimize
 
 __all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic"]
 
@@ -17,6 +17,10 @@ ENGINE_CONSTRAINTS: dict = {
     "tol": [Interval(Real, 0, None, closed="left")],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
+    "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "warmup_fraction": [Interval(Real, 0, 1, closed="left")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
 }
 
 
@@ -67,8 +71,9 @@ class GradientFitMixin:
     """The one route from an estimator to the engine.
 
     Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
-    ``random_state`` and ``verbose`` (and may define ``batch_size`` and
-    ``record_history``).
+    ``random_state``, ``verbose``, ``learning_rate_schedule``, ``power_t``,
+    ``warmup_fraction`` and ``n_iter_no_change`` (and may define
+    ``batch_size``, ``shuffle`` and ``record_history``).
     """
 
     def _engine_settings(self, **options) -> Settings:
@@ -83,6 +88,11 @@ class GradientFitMixin:
             verbose=self.verbose,
             name=type(self).__name__,
             record_history=getattr(self, "record_history", False),
+            schedule=self.learning_rate_schedule,
+            power_t=self.power_t,
+            warmup_fraction=self.warmup_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=getattr(self, "shuffle", True),
         )
         return settings.with_options(**options)
 

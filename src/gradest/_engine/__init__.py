@@ -9,6 +9,7 @@ back. The modules:
   compiled passes (:func:`run_pass`);
 - :mod:`.placement`: rows split over every device JAX sees;
 - :mod:`.solvers`: the table of solvers and what each needs;
+- :mod:`.schedules`: learning-rate schedules, evaluated in the loop;
 - :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
 - :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
 - :mod:`.minimize`: the front end that drives the loop;
@@ -30,13 +31,15 @@ from .data import (
     padded_weights,
     run_pass,
 )
-from .minimize import MinimizeResult, Problem, Settings, minimize
+from .minimize import HISTORY_KEYS, MinimizeResult, Problem, Settings, minimize
 from .outcome import Outcome, Status, settle
 from .rowwise import RowProblem, minimize_rows
+from .schedules import SCHEDULES
 from .solvers import SOLVERS, SolverSpec, make_optimizer, solver_spec
 
 __all__ = [
-    "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult", "Outcome",
+    "HISTORY_KEYS", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SCHEDULES", "SOLVERS",
+    "MinimizeResult", "Outcome",
     "Problem", "RowProblem", "Settings", "SolverSpec", "Status", "aligned_zeros",
     "bucket_columns", "bucket_rows", "float_dtype", "make_optimizer", "map_row_blocks",
     "minimize",

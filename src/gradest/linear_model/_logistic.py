@@ -45,6 +45,23 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         Optimiser. "lbfgs" ignores `learning_rate` and needs full batches.
     learning_rate : float, default=0.05
         Constant step size of the first-order solvers.
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
+            "warmup_cosine"}, default="constant"
+        How the step size of the first-order solvers changes during `fit`,
+        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
+        ``learning_rate / t ** power_t`` at the t-th step, as
+        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
+        whenever the objective (the validation score, with early stopping) has
+        not improved by `tol` for `n_iter_no_change` iterations, and stops
+        once it is at most 1e-6; "cosine" decays it to 0 over the `max_iter`
+        iterations; "warmup_cosine" first rises linearly from 0 over a
+        `warmup_fraction` of them. A step is a mini-batch step with
+        `batch_size`. Ignored by "lbfgs"; the stochastic steps of `partial_fit`
+        are constant.
+    power_t : float, default=0.25
+        Exponent of the "invscaling" schedule.
+    warmup_fraction : float, default=0.1
+        Fraction of the steps that "warmup_cosine" spends warming up.
     max_iter : int, default=10000
         Maximum number of iterations (epochs with mini-batches).
     tol : float, default=1e-9
@@ -52,6 +69,9 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         standardised objective (on the epoch loss with mini-batches).
     batch_size : int, default=None
         None for full-batch steps, else the size of shuffled mini-batches.
+    shuffle : bool, default=True
+        Shuffle the rows before each epoch of mini-batches (seeded by
+        `random_state`); False takes them in order.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     average : bool or int, default=False
@@ -66,6 +86,10 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         penalty is relative to it, as in `fit` on the whole data set, however
         many passes the stream makes. None: relative to the weight seen so
         far, which suits a single pass. `fit` is not affected.
+    n_iter_no_change : int, default=5
+        Iterations (epochs) without improvement by `tol` after which mini-batch training
+        stops (full batches stop by the gradient test), and after which
+        "adaptive" divides the learning rate.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch shuffling.
     verbose : int, default=0
@@ -113,7 +137,9 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
 
     def __init__(self, *, C=1.0, fit_intercept=True, standardize=True,
                  class_weight=None, solver="adam", learning_rate=0.05,
-                 max_iter=10000, tol=1e-9, batch_size=None, warm_start=False,
+                 learning_rate_schedule="constant", power_t=0.25,
+                 warmup_fraction=0.1, max_iter=10000, tol=1e-9, batch_size=None,
+                 shuffle=True, n_iter_no_change=5, warm_start=False,
                  average=False, stream_size=None, random_state=None, verbose=0):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -121,6 +147,11 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         self.class_weight = class_weight
         self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.warmup_fraction = warmup_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size

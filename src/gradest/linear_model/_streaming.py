@@ -82,7 +82,9 @@ class StreamingMixin:
             X, Y, sample_weight, **common,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
-            max_iter=1, fixed_steps=True,
+            # One epoch a call: a schedule over max_iter=1 would restart at
+            # every call, so the steps stay at learning_rate.
+            max_iter=1, fixed_steps=True, schedule="constant",
             # Chunks large against the features step on their statistics, as
             # fit does (see _statistics.py): the same step up to rounding.
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape),

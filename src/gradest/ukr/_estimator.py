@@ -101,6 +101,21 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Optimiser of the latent points.
     learning_rate : float, default=0.1
         Step size of the first-order solvers (ignored by "lbfgs").
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
+            "warmup_cosine"}, default="constant"
+        How the step size of the first-order solvers changes during `fit`,
+        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
+        ``learning_rate / t ** power_t`` at the t-th step, as
+        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
+        whenever the objective has not improved by ``tol / n_samples``
+        (relative) for `n_iter_no_change` iterations, and stops once it is
+        at most 1e-6; "cosine" decays it to 0 over the `max_iter`
+        iterations; "warmup_cosine" first rises linearly from 0 over a
+        `warmup_fraction` of them. Ignored by "lbfgs".
+    power_t : float, default=0.25
+        Exponent of the "invscaling" schedule.
+    warmup_fraction : float, default=0.1
+        Fraction of the steps that "warmup_cosine" spends warming up.
     max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=0.05
@@ -110,6 +125,9 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         latent points keep drifting apart after the manifold has unfolded,
         which lowers the reconstruction error slightly but makes
         neighbourhoods less faithful.
+    n_iter_no_change : int, default=5
+        Iterations without an improvement of the objective by `tol` after
+        which the "adaptive" schedule divides the learning rate; no other use.
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"`` and ``init`` transformers that take a seed.
     record_history : bool, default=False
@@ -195,8 +213,11 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
 
     def __init__(self, n_components=2, *, kernel="gaussian", loss="squared_error",
                  loo=True, alpha=0.0, epsilon=0.1, standardize=True, init="pca",
-                 solver="lbfgs", learning_rate=0.1, max_iter=1000, tol=0.05,
-                 random_state=None, record_history=False, verbose=0):
+                 solver="lbfgs", learning_rate=0.1,
+                 learning_rate_schedule="constant", power_t=0.25,
+                 warmup_fraction=0.1, max_iter=1000, tol=0.05,
+                 n_iter_no_change=5, random_state=None, record_history=False,
+                 verbose=0):
         self.n_components = n_components
         self.kernel = kernel
         self.loss = loss
@@ -207,6 +228,10 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self.init = init
         self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.warmup_fraction = warmup_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state

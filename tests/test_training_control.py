@@ -1,0 +1,164 @@
+"""Training control: learning-rate schedules, early stopping, history, callbacks."""
+
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDRegressor
+
+from gradest import GradLinearRegression, GradLogisticRegression
+from gradest._engine import Problem, Settings, minimize
+from gradest._engine.data import precision
+from gradest._engine.loop import run_chunk
+
+DIABETES = load_diabetes(return_X_y=True)
+
+
+def quietly(estimator, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(*args)
+
+
+def _least_squares(params, data, weights, hyper):
+    X, y = data
+    residual = X @ params["w"] - y
+    return jnp.sum(weights * 0.5 * residual**2) / jnp.sum(weights)
+
+
+def _quadratic_problem(n=64, p=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = X @ rng.normal(size=p) + 0.1 * rng.normal(size=n)
+    return Problem(_least_squares, {"w": np.zeros(p)}, (X, y), np.ones(n))
+
+
+# --- schedules -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("power_t", [0.25, 0.5])
+def test_invscaling_iterates_match_sgd_regressor(power_t):
+    # SGDRegressor's squared_error is 0.5 (p - y)^2 and its step
+    # eta0 / t ** power_t counts samples from t = 1; batch_size=1 in order
+    # without standardisation is the same sequence of steps.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    y = X @ np.array([1.5, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=20)
+    for n_epochs in [1, 2, 5]:
+        sgd = SGDRegressor(learning_rate="invscaling", eta0=0.05, power_t=power_t,
+                           penalty=None, shuffle=False, max_iter=n_epochs,
+                           tol=None).fit(X, y)
+        ours = quietly(GradLinearRegression(
+            solver="gd", learning_rate=0.05, learning_rate_schedule="invscaling",
+            power_t=power_t, batch_size=1, shuffle=False, standardize=False,
+            max_iter=n_epochs, tol=0), X, y)
+        # The same float64 operations in a different order: rounding only.
+        np.testing.assert_allclose(ours.coef_, sgd.coef_, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ours.intercept_, sgd.intercept_[0], rtol=1e-12)
+
+
+def test_invscaling_with_power_zero_is_the_constant_schedule_bit_for_bit():
+    X, y = DIABETES
+    constant = quietly(GradLinearRegression(max_iter=50), X, y)
+    flat = quietly(GradLinearRegression(
+        max_iter=50, learning_rate_schedule="invscaling", power_t=0.0), X, y)
+    np.testing.assert_array_equal(flat.coef_, constant.coef_)
+    np.testing.assert_array_equal(flat.loss_curve_, constant.loss_curve_)
+
+
+def _optax_rates(schedule, steps):
+    # optax evaluates the schedule in float64 under the engine's precision.
+    with precision(np.float64):
+        return np.array([float(schedule(int(t))) for t in steps])
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_cosine_schedules_follow_optax(batch_size):
+    problem = _quadratic_problem()
+    n_batches = 1 if batch_size is None else -(-64 // batch_size)
+    max_iter = 40
+    total = max_iter * n_batches
+    # The rate recorded for an iteration is that of its last step.
+    last_steps = np.arange(1, max_iter + 1) * n_batches - 1
+    expected = {
+        "cosine": optax.cosine_decay_schedule(0.1, decay_steps=total),
+        "warmup_cosine": optax.warmup_cosine_decay_schedule(
+            0.0, 0.1, warmup_steps=total // 4, decay_steps=total),
+    }
+    for kind, schedule in expected.items():
+        settings = Settings(solver="gd", learning_rate=0.1, max_iter=max_iter,
+                            batch_size=batch_size, schedule=kind,
+                            warmup_fraction=0.25, fixed_steps=True, random_state=0)
+        result = minimize(problem, settings)
+        np.testing.assert_allclose(result.records["learning_rate"],
+                                   _optax_rates(schedule, last_steps),
+                                   rtol=1e-12, atol=1e-15)
+
+
+def _replay_adaptive(losses, learning_rate, tol, n_iter_no_change):
+    """scikit-learn's "adaptive" rule replayed on a recorded objective."""
+    rates, rate, best, count = [], learning_rate, np.inf, 0
+    for value in losses:
+        if value < best - tol * max(abs(best), 1) or not np.isfinite(best):
+            count = 0
+        else:
+            count += 1
+        best = min(best, value)
+        if count >= n_iter_no_change and rate > 1e-6:
+            rate, count = rate / 5, 0
+        rates.append(rate)
+    return np.array(rates)
+
+
+@pytest.mark.parametrize("batch_size", [None, 8])
+def test_adaptive_divides_the_rate_as_a_replay_of_its_rule(batch_size):
+    # A rate too large for the smallest curvature makes the objective hover:
+    # the rule must divide it, and the rate after each iteration is a
+    # function of the recorded objective alone.
+    problem = _quadratic_problem()
+    settings = Settings(solver="gd", learning_rate=1.9, max_iter=300, tol=1e-3,
+                        batch_size=batch_size, schedule="adaptive",
+                        n_iter_no_change=3, random_state=0)
+    result = minimize(problem, settings)
+    rates = result.records["learning_rate"]
+    assert rates.min() < 1.9
+    # XLA may divide by 5 as a product with 0.2: an ulp per division.
+    np.testing.assert_allclose(
+        rates, _replay_adaptive(result.records["loss"], 1.9, 1e-3, 3), rtol=1e-14)
+
+
+def test_schedule_numbers_do_not_recompile():
+    X, y = DIABETES
+    kinds = ["invscaling", "cosine", "warmup_cosine", "adaptive"]
+    for kind in kinds:
+        quietly(GradLinearRegression(max_iter=30, learning_rate_schedule=kind), X, y)
+    compiled = run_chunk._cache_size()
+    # A grid over learning_rate x power_t (x warmup_fraction) reuses the
+    # compiled loop of each kind.
+    for kind in kinds:
+        for learning_rate in [0.01, 0.2]:
+            for number in [0.1, 0.6]:
+                quietly(GradLinearRegression(
+                    max_iter=30, learning_rate=learning_rate, power_t=number,
+                    warmup_fraction=number, learning_rate_schedule=kind), X, y)
+    assert run_chunk._cache_size() == compiled
+
+
+def test_logistic_regression_takes_schedules():
+    X, y = load_diabetes(return_X_y=True)
+    labels = y > np.median(y)
+    reference = quietly(GradLogisticRegression(solver="lbfgs"), X, labels)
+    gaps = {}
+    for kind in ["constant", "cosine"]:
+        clf = quietly(GradLogisticRegression(learning_rate_schedule=kind,
+                                             max_iter=1000), X, labels)
+        gaps[kind] = clf.loss_curve_[-1] - reference.loss_curve_[-1]
+    # Decaying to 0 at max_iter, the cosine schedule still ends near the
+    # optimum (the coefficients of these collinear features are ill-determined,
+    # the objective is not), and differs from constant steps.
+    assert 0 <= gaps["cosine"] < 1e-6
+    assert gaps["cosine"] != gaps["constant"]
