@@ -9,6 +9,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor
+from sklearn.model_selection import train_test_split
 
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._engine import Problem, Settings, minimize
@@ -162,3 +163,91 @@ def test_logistic_regression_takes_schedules():
     # the objective is not), and differs from constant steps.
     assert 0 <= gaps["cosine"] < 1e-6
     assert gaps["cosine"] != gaps["constant"]
+
+
+# --- early stopping --------------------------------------------------------
+
+
+def _noisy_regression(n=400, p=30, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    return X, X[:, :3] @ np.array([1.5, -2.0, 1.0]) + 2.0 * rng.normal(size=n)
+
+
+def _replay_early_stopping(scores, tol, n_iter_no_change):
+    """MLPClassifier's rule on recorded scores: (stop, best iteration, best)."""
+    best, best_iter, count = -np.inf, 0, 0
+    for iteration, score in enumerate(scores, start=1):
+        count = 0 if score > best + tol else count + 1
+        if score > best:
+            best, best_iter = score, iteration
+        if count >= n_iter_no_change:
+            return iteration, best_iter, best
+    return len(scores), best_iter, best
+
+
+@pytest.mark.parametrize("batch_size, solver", [(16, "adam"), (None, "gd")])
+def test_early_stopping_picks_the_best_iteration_of_its_scores(batch_size, solver):
+    X, y = _noisy_regression(n=120, p=60)
+    tol = 1e-4
+    with warnings.catch_warnings():
+        # Stopping for want of improvement is a normal end.
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = GradLinearRegression(
+            solver=solver, batch_size=batch_size, learning_rate=0.01,
+            early_stopping=True, n_iter_no_change=5, tol=tol,
+            random_state=0).fit(X, y)
+    scores = reg.validation_scores_
+    assert scores.shape == (reg.n_iter_,)
+    stop, best_iter, best = _replay_early_stopping(scores, tol, 5)
+    # 60 features for 108 training rows: the validation score peaks, then
+    # falls as the fit learns the noise.
+    assert best_iter < stop < 10000
+    assert (reg.n_iter_, reg.best_iter_) == (stop, best_iter)
+    assert reg.best_validation_score_ == best
+
+
+def test_early_stopping_returns_the_best_iterate():
+    X, y = _noisy_regression()
+    params = dict(batch_size=16, learning_rate=0.01, early_stopping=True,
+                  tol=1e-4, random_state=0)
+    reg = GradLinearRegression(**params).fit(X, y)
+    assert reg.best_iter_ < reg.n_iter_
+    # The same split and shuffles, stopped at the best iteration: its
+    # iterate is the one returned.
+    at_best = quietly(GradLinearRegression(**params, max_iter=reg.best_iter_), X, y)
+    np.testing.assert_array_equal(reg.coef_, at_best.coef_)
+    np.testing.assert_array_equal(reg.intercept_, at_best.intercept_)
+    # Scored in the user's units on scikit-learn's split, the returned
+    # model has the best score recorded in standardised units.
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=0)
+    np.testing.assert_allclose(reg.score(X_val, y_val), reg.best_validation_score_,
+                               rtol=1e-10)
+
+
+def test_classifier_early_stopping_scores_accuracy_on_a_stratified_split():
+    X, y = _noisy_regression()
+    labels = np.where(y > 1.5, "high", "low")  # unbalanced: 30% high
+    clf = GradLogisticRegression(batch_size=16, early_stopping=True,
+                                 validation_fraction=0.2, random_state=3).fit(X, labels)
+    _, X_val, _, y_val = train_test_split(X, labels, test_size=0.2,
+                                          stratify=labels, random_state=3)
+    assert clf.best_validation_score_ == clf.score(X_val, y_val)
+    assert clf.best_validation_score_ == clf.validation_scores_.max()
+    # Accuracies of 80 rows.
+    np.testing.assert_allclose(clf.validation_scores_ * 80,
+                               np.round(clf.validation_scores_ * 80), atol=1e-9)
+
+
+def test_without_early_stopping_there_are_no_validation_scores():
+    X, y = _noisy_regression(n=60, p=3)
+    reg = GradLinearRegression(solver="lbfgs").fit(X, y)
+    assert reg.validation_scores_ is None
+    assert reg.best_validation_score_ is None and reg.best_iter_ is None
+
+
+def test_early_stopping_names_an_impossible_split():
+    X = np.arange(20.0).reshape(10, 2)
+    labels = np.array([0] * 9 + [1])
+    with pytest.raises(ValueError, match="early_stopping=True holds out"):
+        GradLogisticRegression(early_stopping=True).fit(X, labels)

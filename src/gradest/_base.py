@@ -97,7 +97,13 @@ class GradientFitMixin:
         return settings.with_options(**options)
 
     def _minimize(self, objective, params, data, weights: np.ndarray,
-                  hyper: dict, *, opt_state=None, **options) -> MinimizeResult:
-        """Minimise `objective` from `params`; `options` override the settings."""
-        return minimize(Problem(objective, params, data, weights, hyper),
+                  hyper: dict, *, opt_state=None, score=None, validation=None,
+                  **options) -> MinimizeResult:
+        """Minimise `objective` from `params`; `options` override the settings.
+
+        With `score` and `validation` (``(data, weights)`` of held-out rows)
+        the engine stops early on the score (see :class:`~._engine.Problem`).
+        """
+        return minimize(Problem(objective, params, data, weights, hyper,
+                                score=score, validation=validation),
                         self._engine_settings(**options), opt_state=opt_state)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -35,7 +36,7 @@ from .._scaling import (
     standardize,
     unscale_linear,
 )
-from ._objective import SCALE_PARAM
+from ._objective import SCALE_PARAM, LinearScore
 from ._statistics import (
     RowMoments,
     merge_row_moments,
@@ -57,6 +58,9 @@ LINEAR_CONSTRAINTS: dict = {
     "warm_start": ["boolean"],
     "average": ["boolean", Interval(Integral, 1, None, closed="left")],
     "stream_size": [Interval(Real, 0, None, closed="neither"), None],
+    "shuffle": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
 }
 
 
@@ -81,19 +85,38 @@ class LinearGradientModel(GradientFitMixin):
     """Standardise, minimise in standardised units, map back to user units."""
 
     def _fit_once(self, X, Y, sample_weight, *, objective, scale_targets,
-                  penalty_strength, hyper, previous):
-        """``fit``: the whole data set; records ``n_iter_`` and ``loss_curve_``.
+                  penalty_strength, hyper, previous, score="r2", stratify=None):
+        """``fit``: the whole data set; records ``n_iter_``, ``loss_curve_``
+        and, with early stopping, the validation scores.
 
-        Returns coef of shape (n_features, n_outputs) and intercept of shape
-        (n_outputs,) in user units.
+        With ``early_stopping`` a `validation_fraction` of the rows
+        (stratified by `stratify`, the class labels of a classifier) is held
+        out and scored with `score` ("r2" or "accuracy"). Returns coef of
+        shape (n_features, n_outputs) and intercept of shape (n_outputs,) in
+        user units.
         """
+        validation = None
+        if self.early_stopping:
+            X, Y, sample_weight, validation = _validation_split(
+                self, X, Y, sample_weight, stratify)
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
             hyper={**hyper, "penalty": penalty_strength / sample_weight.sum()},
-            previous=previous,
-            statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
-        self.n_iter_ = out.result.n_iter
-        self.loss_curve_ = out.result.loss_curve.astype(X.dtype)
+            previous=previous, validation=validation,
+            score=LinearScore(score) if validation is not None else None,
+            statistics=validation is None and use_statistics(
+                objective.loss, self.batch_size, *X.shape))
+        result = out.result
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve.astype(X.dtype)
+        if validation is None:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_iter_ = None
+        else:
+            self.validation_scores_ = result.records["validation_score"].astype(
+                X.dtype)
+            self.best_validation_score_ = float(result.best_score)
+            self.best_iter_ = int(result.best_iter)
         return out.coef, out.intercept
 
     # The one fit path of both estimators, fit and partial_fit alike: its
@@ -102,6 +125,7 @@ class LinearGradientModel(GradientFitMixin):
                           hyper, previous, prior: tuple = (None, None),
                           opt_state: Any = None, statistics: bool = False,
                           prior_rows: RowMoments | None = None,
+                          validation: tuple | None = None, score=None,
                           **options) -> StandardizedFit:
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
@@ -118,7 +142,9 @@ class LinearGradientModel(GradientFitMixin):
         iterates on the data's sufficient statistics instead of the rows (see
         :mod:`._statistics`), merged with `prior_rows`, those of earlier rows
         of a stream (then `prior` is not used: the merged statistics hold
-        the column moments too).
+        the column moments too). `validation`, ``(X, Y, sample_weight)`` of
+        held-out rows, is standardised like the training rows and scored
+        with `score` in the loop (early stopping; rows only).
         """
         n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
@@ -146,6 +172,12 @@ class LinearGradientModel(GradientFitMixin):
             data, weights = self._fitting_rows(X, Y, sample_weight, x_stats, y_stats,
                                                center, scale_targets)
             n_columns = data[0].shape[1]
+            if validation is not None:
+                # The training rows' standardisation and column count, and
+                # rows padded to a bucket, so that folds share compiled code.
+                validation = self._fitting_rows(
+                    *validation, x_stats, y_stats, center, scale_targets,
+                    n_columns=n_columns, pad_rows=True)
 
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
@@ -157,7 +189,8 @@ class LinearGradientModel(GradientFitMixin):
         if objective.estimates_scale:
             params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
         result = self._minimize(fitted, params, data, weights, hyper,
-                                opt_state=opt_state, **options)
+                                opt_state=opt_state, score=score,
+                                validation=validation, **options)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
         coef, intercept = unscale_linear(result.params["coef"][:n_features],
                                          intercept, x_stats, y_stats)
@@ -172,8 +205,12 @@ class LinearGradientModel(GradientFitMixin):
                                result, x_moments, y_moments, scale, rows)
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
-                      scale_targets):
-        """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights."""
+                      scale_targets, *, n_columns=None, pad_rows=None):
+        """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights.
+
+        `n_columns` (else bucketed) and `pad_rows` (else for full batches
+        only) fix the padding.
+        """
         # One copy of X: standardised straight into a buffer whose row count is
         # rounded up (rows of zero weight) and whose column count is rounded up
         # (columns of zeros, whose coefficients stay zero), so that folds of
@@ -182,9 +219,12 @@ class LinearGradientModel(GradientFitMixin):
         # buffers without a second copy.
         n_samples, n_features = X.shape
         n_rows = n_samples
-        if self.batch_size is None:
+        if pad_rows is None:
+            pad_rows = self.batch_size is None
+        if pad_rows:
             n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
-        n_columns = bucket_columns(n_features, n_rows)
+        if n_columns is None:
+            n_columns = bucket_columns(n_features, n_rows)
         X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
         Y_fit = aligned_zeros((n_rows, Y.shape[1]), X.dtype)
         weights = np.zeros(n_rows, dtype=X.dtype)
@@ -198,6 +238,31 @@ class LinearGradientModel(GradientFitMixin):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         return X @ self.coef_.T + self.intercept_
+
+
+def _validation_split(estimator, X, Y, sample_weight, stratify):
+    """Hold out `validation_fraction` of the rows: ``(X, Y, w, (X_val, Y_val, w_val))``.
+
+    scikit-learn's ``train_test_split`` with the estimator's `random_state`,
+    stratified by `stratify` when given (a classifier's labels), as
+    ``SGDClassifier`` and ``MLPClassifier`` split.
+    """
+    try:
+        X, X_val, Y, Y_val, w, w_val = train_test_split(
+            X, Y, sample_weight, test_size=estimator.validation_fraction,
+            stratify=stratify, random_state=estimator.random_state)
+    except ValueError as exc:
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction="
+            f"{estimator.validation_fraction} of the {X.shape[0]} samples"
+            f"{', stratified by class,' if stratify is not None else ''} and "
+            f"cannot: {exc}") from exc
+    if not (w_val > 0).any() or not (w > 0).any():
+        raise ValueError(
+            "early_stopping=True needs samples of positive weight in both the "
+            f"training and the validation part (validation_fraction="
+            f"{estimator.validation_fraction}).")
+    return X, Y, w, (X_val, Y_val, w_val)
 
 
 # Columns whose largest magnitude lies in this range have cross-products

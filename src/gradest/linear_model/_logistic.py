@@ -1,5 +1,6 @@
 """GradLogisticRegression: binary and multinomial logistic regression."""
 
+from functools import partial
 from numbers import Real
 
 import numpy as np
@@ -72,6 +73,16 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
     shuffle : bool, default=True
         Shuffle the rows before each epoch of mini-batches (seeded by
         `random_state`); False takes them in order.
+    early_stopping : bool, default=False
+        Hold out a `validation_fraction` of the training rows (stratified by
+        class), score the model on them (accuracy, as `score`) after every
+        iteration (epoch), stop once the score has not improved by `tol` for
+        `n_iter_no_change` iterations and keep the best-scoring parameters,
+        as :class:`~sklearn.neural_network.MLPClassifier` does (see
+        :ref:`training_early_stopping`). Stopping so is a normal end, not a
+        ConvergenceWarning. `partial_fit` is not affected.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out with `early_stopping`.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     average : bool or int, default=False
@@ -87,11 +98,13 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         many passes the stream makes. None: relative to the weight seen so
         far, which suits a single pass. `fit` is not affected.
     n_iter_no_change : int, default=5
-        Iterations (epochs) without improvement by `tol` after which mini-batch training
-        stops (full batches stop by the gradient test), and after which
-        "adaptive" divides the learning rate.
+        Iterations (epochs) without improvement by `tol` after which training
+        stops: of the epoch loss with mini-batches (full batches stop by the
+        gradient test), of the validation score with `early_stopping`. The
+        "adaptive" schedule divides the learning rate instead, until it is
+        at most 1e-6.
     random_state : int, RandomState instance or None, default=None
-        Seeds the mini-batch shuffling.
+        Seeds the mini-batch shuffling and the validation split.
     verbose : int, default=0
         Print progress while fitting when positive.
 
@@ -108,6 +121,15 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
     loss_curve_ : ndarray of shape (`n_iter_`,)
         Objective at the start of each iteration, the point whose gradient
         the step used; the first entry is the starting objective.
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
+        With `early_stopping`, the validation score after each iteration;
+        else None.
+    best_validation_score_ : float or None
+        With `early_stopping`, the best validation score, that of the
+        returned parameters; else None.
+    best_iter_ : int or None
+        With `early_stopping`, the iteration (1-based) of the best
+        validation score, whose parameters are returned; else None.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -139,7 +161,8 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
                  class_weight=None, solver="adam", learning_rate=0.05,
                  learning_rate_schedule="constant", power_t=0.25,
                  warmup_fraction=0.1, max_iter=10000, tol=1e-9, batch_size=None,
-                 shuffle=True, n_iter_no_change=5, warm_start=False,
+                 shuffle=True, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, warm_start=False,
                  average=False, stream_size=None, random_state=None, verbose=0):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -152,6 +175,8 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         self.warmup_fraction = warmup_fraction
         self.n_iter_no_change = n_iter_no_change
         self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size
@@ -276,7 +301,8 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             previous = None
         penalty = 0.0 if np.isinf(self.C) else 1.0 / self.C
-        fit_path = self._update_stream if streaming else self._fit_once
+        fit_path = self._update_stream if streaming else partial(
+            self._fit_once, score="accuracy", stratify=codes)
         coef, intercept = fit_path(
             X, Y, sample_weight, objective=LinearObjective("log_loss"),
             scale_targets=False, penalty_strength=penalty, hyper={},

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from .._losses import estimates_scale, sample_losses, weighted_mean
 
-__all__ = ["SCALE_PARAM", "LinearObjective"]
+__all__ = ["SCALE_PARAM", "LinearObjective", "LinearScore"]
 
 # The parameter holding log(sigma) of a loss with a concomitant scale: the log
 # keeps sigma positive without bounds, which the first-order solvers lack.
@@ -48,3 +48,45 @@ class LinearObjective:
                                scale=scale)
         penalty = 0.5 * hyper["penalty"] * jnp.sum(params["coef"] ** 2)
         return weighted_mean(losses, weights) + penalty
+
+
+@dataclass(frozen=True)
+class LinearScore:
+    """The estimator's ``score`` of ``X @ coef + intercept``, for early stopping.
+
+    Evaluated inside the compiled loop on the standardised validation rows:
+    R^2 (the mean over outputs, as :func:`~sklearn.metrics.r2_score`) is the
+    same in standardised and user units, since standardising y maps targets
+    and predictions by the same affine map; accuracy depends on the signs
+    (or the largest) of the logits only. Rows are weighted; rows of zero
+    weight (padding) do not count.
+
+    Attributes
+    ----------
+    kind : {"r2", "accuracy"}
+        R^2 of regression targets; accuracy of 0/1 codes (one column) or
+        one-hot codes (one column per class).
+    """
+
+    kind: str
+
+    def __call__(self, params, data, weights, hyper):
+        X, Y = data
+        predictions = X @ params["coef"]
+        if "intercept" in params:
+            predictions = predictions + params["intercept"]
+        total = jnp.sum(weights)
+        if self.kind == "accuracy":
+            if Y.shape[1] == 1:
+                correct = (predictions[:, 0] > 0) == (Y[:, 0] > 0.5)
+            else:
+                correct = (jnp.argmax(predictions, axis=1)
+                           == jnp.argmax(Y, axis=1))
+            return jnp.sum(weights * correct) / total
+        mean = weights @ Y / total
+        residual = weights @ (Y - predictions) ** 2
+        spread = weights @ (Y - mean) ** 2
+        # A constant target: 1 for a perfect fit, else 0, as r2_score.
+        r2 = jnp.where(spread > 0, 1 - residual / jnp.where(spread > 0, spread, 1),
+                       jnp.where(residual == 0, 1.0, 0.0))
+        return jnp.mean(r2)
