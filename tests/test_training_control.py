@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor
 from sklearn.model_selection import train_test_split
 
-from gradest import GradLinearRegression, GradLogisticRegression
+from gradest import UKR, GradLinearRegression, GradLogisticRegression
 from gradest._engine import Problem, Settings, minimize
 from gradest._engine.data import precision
 from gradest._engine.loop import run_chunk
@@ -251,3 +251,107 @@ def test_early_stopping_names_an_impossible_split():
     labels = np.array([0] * 9 + [1])
     with pytest.raises(ValueError, match="early_stopping=True holds out"):
         GradLogisticRegression(early_stopping=True).fit(X, labels)
+
+
+# --- history and callbacks -------------------------------------------------
+
+HISTORY_KEYS = {"loss", "validation_score", "learning_rate", "time"}
+
+
+def _check_history(history, n_iter, dtype):
+    assert set(history) == HISTORY_KEYS
+    for key, values in history.items():
+        assert isinstance(values, np.ndarray) and values.shape == (n_iter,)
+        assert values.dtype == (np.float64 if key == "time" else dtype)
+    assert np.all(np.diff(history["time"]) >= 0) and history["time"][0] >= 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_history_of_a_full_batch_fit(dtype):
+    X, y = DIABETES
+    reg = quietly(GradLinearRegression(max_iter=300, learning_rate_schedule="cosine"),
+                  X.astype(dtype), y.astype(dtype))
+    _check_history(reg.history_, reg.n_iter_, dtype)
+    np.testing.assert_array_equal(reg.history_["loss"], reg.loss_curve_)
+    assert np.all(np.isnan(reg.history_["validation_score"]))
+    steps = np.arange(reg.n_iter_)
+    expected = 0.5 * 0.05 * (1 + np.cos(np.pi * steps / 300))
+    # 1 + cos cancels near the end: rounding is relative to eta0 there.
+    np.testing.assert_allclose(reg.history_["learning_rate"], expected,
+                               rtol=0, atol=10 * np.finfo(dtype).eps * 0.05)
+
+
+def test_history_with_early_stopping_holds_the_validation_scores():
+    X, y = _noisy_regression()
+    labels = y > 0
+    clf = GradLogisticRegression(batch_size=16, early_stopping=True, random_state=0,
+                                 learning_rate_schedule="invscaling").fit(X, labels)
+    _check_history(clf.history_, clf.n_iter_, np.float64)
+    np.testing.assert_array_equal(clf.history_["validation_score"],
+                                  clf.validation_scores_)
+    # The rate of each epoch's last step: 23 batches of 16 of the 360 rows.
+    last_steps = np.arange(1, clf.n_iter_ + 1) * 23
+    np.testing.assert_allclose(clf.history_["learning_rate"],
+                               0.05 / last_steps**0.25, rtol=1e-12)
+
+
+def test_history_of_lbfgs_has_no_learning_rate_and_partial_fit_appends():
+    X, y = DIABETES
+    reg = GradLinearRegression(solver="lbfgs").fit(X, y)
+    _check_history(reg.history_, reg.n_iter_, np.float64)
+    assert np.all(np.isnan(reg.history_["learning_rate"]))
+    stream = GradLinearRegression(loss="huber", batch_size=32)
+    for chunk in np.array_split(np.arange(len(y)), 3):
+        stream.partial_fit(X[chunk], y[chunk])
+    _check_history(stream.history_, stream.n_iter_, np.float64)
+    assert stream.n_iter_ == 3
+    np.testing.assert_array_equal(stream.history_["loss"], stream.loss_curve_)
+
+
+def test_ukr_history_and_latent_history():
+    t = np.linspace(0, 3, 40)
+    X = np.c_[np.cos(t), np.sin(t), t]
+    ukr = quietly(UKR(n_components=1, solver="adam", max_iter=30, tol=0,
+                      record_history=True), X)
+    _check_history(ukr.history_, ukr.n_iter_, np.float64)
+    np.testing.assert_array_equal(ukr.history_["loss"], ukr.loss_curve_)
+    np.testing.assert_array_equal(ukr.history_["learning_rate"], 0.1)
+    assert ukr.latent_history_.shape == (ukr.n_iter_ + 1, 40, 1)
+    assert not hasattr(UKR(n_components=1).fit(X), "latent_history_")
+
+
+def test_a_callback_stops_the_fit_cleanly():
+    X, y = _noisy_regression(n=2000, p=20)
+    seen = []
+
+    def stop_after_50(history):
+        seen.append(len(history["loss"]))
+        return len(history["loss"]) >= 50
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = GradLinearRegression(solver="gd", learning_rate=1e-3, tol=0,
+                                   callbacks=[stop_after_50]).fit(X, y)
+    # Called between chunks with the history so far; the fit ends at the
+    # first chunk boundary past 50 iterations, with the parameters there.
+    assert seen[-1] == reg.n_iter_ >= 50 and reg.n_iter_ < 10000
+    assert seen == sorted(seen) and len(seen) >= 2
+    at_stop = quietly(GradLinearRegression(solver="gd", learning_rate=1e-3, tol=0,
+                                           max_iter=reg.n_iter_), X, y)
+    np.testing.assert_array_equal(reg.coef_, at_stop.coef_)
+
+
+def test_callbacks_that_do_not_stop_change_nothing():
+    X, y = DIABETES
+    calls = []
+    plain = quietly(GradLinearRegression(max_iter=500), X, y)
+    watched = quietly(GradLinearRegression(
+        max_iter=500, callbacks=[lambda history: calls.append(dict(history))]), X, y)
+    np.testing.assert_array_equal(plain.coef_, watched.coef_)
+    assert calls and set(calls[-1]) == HISTORY_KEYS
+
+
+def test_callbacks_must_be_callable():
+    X, y = DIABETES
+    with pytest.raises(TypeError, match="callbacks must be a list of callables"):
+        GradLinearRegression(callbacks=["stop"]).fit(X, y)

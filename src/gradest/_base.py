@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._engine import SCHEDULES, SOLVERS, MinimizeResult, Problem, Settings, minimize
 
-__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic"]
+__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic", "fit_history"]
 
 ENGINE_CONSTRAINTS: dict = {
     "solver": [StrOptions(set(SOLVERS))],
@@ -21,6 +21,7 @@ ENGINE_CONSTRAINTS: dict = {
     "power_t": [Interval(Real, 0, None, closed="left")],
     "warmup_fraction": [Interval(Real, 0, 1, closed="left")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "callbacks": [list, None],
 }
 
 
@@ -72,7 +73,7 @@ class GradientFitMixin:
 
     Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
     ``random_state``, ``verbose``, ``learning_rate_schedule``, ``power_t``,
-    ``warmup_fraction`` and ``n_iter_no_change`` (and may define
+    ``warmup_fraction``, ``n_iter_no_change`` and ``callbacks`` (and may define
     ``batch_size``, ``shuffle`` and ``record_history``).
     """
 
@@ -93,6 +94,7 @@ class GradientFitMixin:
             warmup_fraction=self.warmup_fraction,
             n_iter_no_change=self.n_iter_no_change,
             shuffle=getattr(self, "shuffle", True),
+            callbacks=_checked_callbacks(self.callbacks),
         )
         return settings.with_options(**options)
 
@@ -107,3 +109,45 @@ class GradientFitMixin:
         return minimize(Problem(objective, params, data, weights, hyper,
                                 score=score, validation=validation),
                         self._engine_settings(**options), opt_state=opt_state)
+
+
+def _checked_callbacks(callbacks) -> tuple:
+    """`callbacks` as a tuple, each checked to be callable."""
+    callbacks = tuple(callbacks or ())
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError(
+                f"callbacks must be a list of callables called with the history "
+                f"so far, but it holds {callback!r} of type "
+                f"{type(callback).__name__}.")
+    return callbacks
+
+
+def fit_history(result: MinimizeResult, dtype, previous: dict | None = None) -> dict:
+    """The ``history_`` attribute: the engine's per-iteration records in NumPy.
+
+    Parameters
+    ----------
+    result : MinimizeResult
+        The fit's result.
+    dtype : numpy dtype
+        Of the losses, scores and rates (the fitted model's); times are
+        float64 seconds.
+    previous : dict or None
+        An earlier history to continue (``partial_fit``): the new records are
+        appended, their times counted on from its last.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``loss``, ``validation_score``, ``learning_rate`` and ``time``, one
+        entry per iteration (epoch).
+    """
+    history = {key: np.asarray(values, dtype=np.float64 if key == "time" else dtype)
+               for key, values in result.records.items()}
+    if previous:
+        offset = previous["time"][-1] if len(previous["time"]) else 0.0
+        history = {key: np.concatenate(
+            [previous[key], values + offset if key == "time" else values])
+            for key, values in history.items()}
+    return history

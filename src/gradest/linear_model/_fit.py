@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import ENGINE_CONSTRAINTS, GradientFitMixin
+from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, fit_history
 from .._engine import (
     PAD_CHEAP_ROWS,
     MinimizeResult,
@@ -86,8 +86,8 @@ class LinearGradientModel(GradientFitMixin):
 
     def _fit_once(self, X, Y, sample_weight, *, objective, scale_targets,
                   penalty_strength, hyper, previous, score="r2", stratify=None):
-        """``fit``: the whole data set; records ``n_iter_``, ``loss_curve_``
-        and, with early stopping, the validation scores.
+        """``fit``: the whole data set; records ``n_iter_``, ``loss_curve_``,
+        ``history_`` and, with early stopping, the validation scores.
 
         With ``early_stopping`` a `validation_fraction` of the rows
         (stratified by `stratify`, the class labels of a classifier) is held
@@ -109,6 +109,7 @@ class LinearGradientModel(GradientFitMixin):
         result = out.result
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_curve.astype(X.dtype)
+        self.history_ = fit_history(result, X.dtype)
         if validation is None:
             self.validation_scores_ = self.best_validation_score_ = None
             self.best_iter_ = None

@@ -83,6 +83,12 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         ConvergenceWarning. `partial_fit` is not affected.
     validation_fraction : float, default=0.1
         Fraction of the rows held out with `early_stopping`.
+    n_iter_no_change : int, default=5
+        Iterations (epochs) without improvement by `tol` after which training
+        stops: of the epoch loss with mini-batches (full batches stop by the
+        gradient test), of the validation score with `early_stopping`. The
+        "adaptive" schedule divides the learning rate instead, until it is
+        at most 1e-6.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     average : bool or int, default=False
@@ -97,16 +103,15 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         penalty is relative to it, as in `fit` on the whole data set, however
         many passes the stream makes. None: relative to the weight seen so
         far, which suits a single pass. `fit` is not affected.
-    n_iter_no_change : int, default=5
-        Iterations (epochs) without improvement by `tol` after which training
-        stops: of the epoch loss with mini-batches (full batches stop by the
-        gradient test), of the validation score with `early_stopping`. The
-        "adaptive" schedule divides the learning rate instead, until it is
-        at most 1e-6.
     random_state : int, RandomState instance or None, default=None
         Seeds the mini-batch shuffling and the validation split.
     verbose : int, default=0
         Print progress while fitting when positive.
+    callbacks : list of callable, default=None
+        Each called as ``callback(history)`` between compiled chunks of
+        iterations (about every 0.2 s), with the history so far (a dict like
+        `history_`); one returning True stops the fit there, with the current
+        parameters and without a warning. See :ref:`training_callbacks`.
 
     Attributes
     ----------
@@ -121,6 +126,14 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
     loss_curve_ : ndarray of shape (`n_iter_`,)
         Objective at the start of each iteration, the point whose gradient
         the step used; the first entry is the starting objective.
+    history_ : dict of str to ndarray
+        One entry per iteration (epoch with mini-batches; per call's epoch,
+        appended, with `partial_fit`): "loss" (as `loss_curve_`),
+        "validation_score" (NaN without early stopping), "learning_rate"
+        (the rate of the iteration's last step; NaN for "lbfgs") and "time"
+        (seconds since the fit began, measured between compiled chunks and
+        spread evenly over their iterations). ``pandas.DataFrame(history_)``
+        is a table of them. See :ref:`training_history`.
     validation_scores_ : ndarray of shape (`n_iter_`,) or None
         With `early_stopping`, the validation score after each iteration;
         else None.
@@ -163,7 +176,8 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
                  warmup_fraction=0.1, max_iter=10000, tol=1e-9, batch_size=None,
                  shuffle=True, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=5, warm_start=False,
-                 average=False, stream_size=None, random_state=None, verbose=0):
+                 average=False, stream_size=None, random_state=None, verbose=0,
+                 callbacks=None):
         self.C = C
         self.fit_intercept = fit_intercept
         self.standardize = standardize
@@ -185,6 +199,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         self.stream_size = stream_size
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic

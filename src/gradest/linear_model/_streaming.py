@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._base import fit_history
 from .._engine import solver_spec
 from .._scaling import Moments
 from ._fit import moderate
@@ -130,6 +131,8 @@ class StreamingMixin:
         curve = result.loss_curve.astype(dtype)
         self.loss_curve_ = (np.concatenate([self.loss_curve_, curve])
                             if previous else curve)
+        self.history_ = fit_history(result, dtype,
+                                    self.history_ if previous else None)
         n_seen = (previous.n_seen if previous else 0) + n_samples
         average, n_averaged = (previous.average, previous.n_averaged) if previous \
             else (None, 0)

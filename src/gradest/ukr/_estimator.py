@@ -13,7 +13,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic
+from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic, fit_history
 from .._engine import RowProblem, minimize_rows, pad
 from .._losses import is_smooth, loss_names
 from .._scaling import fit_standardization, identity_standardization, standardize
@@ -131,9 +131,14 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"`` and ``init`` transformers that take a seed.
     record_history : bool, default=False
-        Keep the latent points of every iteration in `history_`.
+        Keep the latent points of every iteration in `latent_history_`.
     verbose : int, default=0
         Print progress while fitting when positive.
+    callbacks : list of callable, default=None
+        Each called as ``callback(history)`` between compiled chunks of
+        iterations (about every 0.2 s), with the history so far (a dict like
+        `history_`); one returning True stops the fit there, with the current
+        latent points and without a warning. See :ref:`training_callbacks`.
 
     Attributes
     ----------
@@ -143,7 +148,12 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Number of iterations run.
     loss_curve_ : ndarray of shape (`n_iter_`,)
         Objective before each step (standardised units).
-    history_ : ndarray of shape (`n_iter_` + 1, n_samples, n_components)
+    history_ : dict of str to ndarray
+        One entry per iteration: "loss" (as `loss_curve_`),
+        "validation_score" (NaN: UKR holds out no rows), "learning_rate"
+        (NaN for "lbfgs") and "time" (seconds since the fit began, measured
+        between compiled chunks). See :ref:`training_history`.
+    latent_history_ : ndarray of shape (`n_iter_` + 1, n_samples, n_components)
         The initial latent points and those after each iteration; only with
         ``record_history=True``.
     n_features_in_ : int
@@ -217,7 +227,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
                  learning_rate_schedule="constant", power_t=0.25,
                  warmup_fraction=0.1, max_iter=1000, tol=0.05,
                  n_iter_no_change=5, random_state=None, record_history=False,
-                 verbose=0):
+                 verbose=0, callbacks=None):
         self.n_components = n_components
         self.kernel = kernel
         self.loss = loss
@@ -237,6 +247,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self.random_state = random_state
         self.record_history = record_history
         self.verbose = verbose
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic
@@ -284,8 +295,13 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self.embedding_ = np.asarray(result.params[:n_samples], dtype=X.dtype)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = np.asarray(result.loss_curve)
+        self.history_ = fit_history(result, X.dtype)
         if self.record_history:
-            self.history_ = np.asarray(result.history[:, :n_samples], dtype=X.dtype)
+            self.latent_history_ = np.asarray(result.history[:, :n_samples],
+                                              dtype=X.dtype)
+        else:
+            # A refit without record_history drops the old fit's snapshots.
+            self.__dict__.pop("latent_history_", None)
         self._n_features_out = self.n_components
         self._stats = stats
         self._X_fit = X_std
