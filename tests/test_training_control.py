@@ -62,6 +62,28 @@ def test_invscaling_iterates_match_sgd_regressor(power_t):
         np.testing.assert_allclose(ours.intercept_, sgd.intercept_[0], rtol=1e-12)
 
 
+def test_adaptive_iterates_and_stop_match_sgd_regressor():
+    # SGDRegressor's "adaptive" compares the epoch's summed loss with the best
+    # by tol * n_samples, ours the mean by tol * max(1, |best|): the same test
+    # while the mean loss is below 1, as here (0.04 to 0.14).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    y = 0.3 * (X @ np.array([1.5, -2.0, 0.5])) + 0.1 + 0.3 * rng.normal(size=20)
+    for max_iter in [10, 60]:
+        sgd = quietly(SGDRegressor(
+            learning_rate="adaptive", eta0=0.3, penalty=None, shuffle=False,
+            max_iter=max_iter, tol=1e-3, n_iter_no_change=2), X, y)
+        ours = quietly(GradLinearRegression(
+            solver="gd", learning_rate=0.3, learning_rate_schedule="adaptive",
+            batch_size=1, shuffle=False, standardize=False, max_iter=max_iter,
+            tol=1e-3, n_iter_no_change=2), X, y)
+        assert ours.n_iter_ == sgd.n_iter_
+        np.testing.assert_allclose(ours.coef_, sgd.coef_, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ours.intercept_, sgd.intercept_[0], rtol=1e-12)
+    # The fit ended by the rule (rate at most 1e-6), before max_iter.
+    assert ours.n_iter_ < 60 and ours.history_["learning_rate"][-1] <= 1e-6
+
+
 def test_invscaling_with_power_zero_is_the_constant_schedule_bit_for_bit():
     X, y = DIABETES
     constant = quietly(GradLinearRegression(max_iter=50), X, y)
