@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 
 from gradest import UKR, GradLinearRegression, GradLogisticRegression
 from gradest._engine import Problem, Settings, minimize
@@ -168,6 +168,20 @@ def test_schedule_numbers_do_not_recompile():
                 quietly(GradLinearRegression(
                     max_iter=30, learning_rate=learning_rate, power_t=number,
                     warmup_fraction=number, learning_rate_schedule=kind), X, y)
+    assert run_chunk._cache_size() == compiled
+
+
+def test_a_search_over_schedule_numbers_and_folds_compiles_once():
+    X, y = DIABETES
+    model = GradLinearRegression(max_iter=30, learning_rate_schedule="invscaling",
+                                 early_stopping=True, random_state=0)
+    quietly(model, X[:300], y[:300])
+    compiled = run_chunk._cache_size()
+    search = GridSearchCV(model, {"learning_rate": [0.01, 0.1],
+                                  "power_t": [0.1, 0.5]}, cv=3)
+    # Folds of 294 and 295 rows, their held-out 10% and the refit on all
+    # 442 rows share one bucket of row counts with the first fit.
+    quietly(search, X, y)
     assert run_chunk._cache_size() == compiled
 
 

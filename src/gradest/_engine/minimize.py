@@ -111,7 +111,8 @@ class Settings:
         absolute value (raised to ``eps`` of the working precision, a few
         times the rounding noise of the gradient). Mini-batches:
         stop once the epoch's mean objective has not improved by
-        ``tol * max(1, |best|)`` for 5 epochs in a row.
+        ``tol * max(1, |best|)`` for `n_iter_no_change` epochs in a row.
+        With a validation score: the improvement it must make.
     batch_size : int or None
         None for full-batch steps, else shuffled mini-batches of that size.
     random_state : int, RandomState or None

@@ -6,6 +6,7 @@ and one-hot codes for classes) and calls :meth:`LinearGradientModel._fit_once`
 (``partial_fit``); both run :meth:`LinearGradientModel._standardized_fit`.
 """
 
+import math
 from functools import partial
 from numbers import Integral, Real
 from typing import Any, NamedTuple
@@ -174,11 +175,11 @@ class LinearGradientModel(GradientFitMixin):
                                                center, scale_targets)
             n_columns = data[0].shape[1]
             if validation is not None:
-                # The training rows' standardisation and column count, and
-                # rows padded to a bucket, so that folds share compiled code.
+                # The training rows' standardisation and column count.
+                *rows, n_rows = validation
                 validation = self._fitting_rows(
-                    *validation, x_stats, y_stats, center, scale_targets,
-                    n_columns=n_columns, pad_rows=True)
+                    *rows, x_stats, y_stats, center, scale_targets,
+                    n_columns=n_columns, n_rows=n_rows)
 
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
@@ -206,11 +207,11 @@ class LinearGradientModel(GradientFitMixin):
                                result, x_moments, y_moments, scale, rows)
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
-                      scale_targets, *, n_columns=None, pad_rows=None):
+                      scale_targets, *, n_columns=None, n_rows=None):
         """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights.
 
-        `n_columns` (else bucketed) and `pad_rows` (else for full batches
-        only) fix the padding.
+        `n_columns` and `n_rows` fix the padding (else bucketed, the rows for
+        full batches only).
         """
         # One copy of X: standardised straight into a buffer whose row count is
         # rounded up (rows of zero weight) and whose column count is rounded up
@@ -219,11 +220,10 @@ class LinearGradientModel(GradientFitMixin):
         # keep the exact rows they shuffle. Aligned, so that JAX uses the
         # buffers without a second copy.
         n_samples, n_features = X.shape
-        n_rows = n_samples
-        if pad_rows is None:
-            pad_rows = self.batch_size is None
-        if pad_rows:
-            n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
+        if n_rows is None:
+            n_rows = n_samples
+            if self.batch_size is None:
+                n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
         if n_columns is None:
             n_columns = bucket_columns(n_features, n_rows)
         X_fit = aligned_zeros((n_rows, n_columns), X.dtype)
@@ -242,11 +242,15 @@ class LinearGradientModel(GradientFitMixin):
 
 
 def _validation_split(estimator, X, Y, sample_weight, stratify):
-    """Hold out `validation_fraction` of the rows: ``(X, Y, w, (X_val, Y_val, w_val))``.
+    """Hold out `validation_fraction` of the rows.
 
     scikit-learn's ``train_test_split`` with the estimator's `random_state`,
     stratified by `stratify` when given (a classifier's labels), as
-    ``SGDClassifier`` and ``MLPClassifier`` split.
+    ``SGDClassifier`` and ``MLPClassifier`` split. Returns ``X, Y, w`` to
+    fit and ``(X_val, Y_val, w_val, n_rows)``: the held-out rows and the
+    rows to pad them to, the same fraction of the bucket of all the rows
+    (so that the folds of a search and its refit on all rows, whose row
+    counts share a bucket, share compiled code).
     """
     try:
         X, X_val, Y, Y_val, w, w_val = train_test_split(
@@ -263,7 +267,9 @@ def _validation_split(estimator, X, Y, sample_weight, stratify):
             "early_stopping=True needs samples of positive weight in both the "
             f"training and the validation part (validation_fraction="
             f"{estimator.validation_fraction}).")
-    return X, Y, w, (X_val, Y_val, w_val)
+    n_rows = math.ceil(estimator.validation_fraction
+                       * bucket_rows(X.shape[0] + X_val.shape[0], **PAD_CHEAP_ROWS))
+    return X, Y, w, (X_val, Y_val, w_val, max(n_rows, X_val.shape[0]))
 
 
 # Columns whose largest magnitude lies in this range have cross-products

@@ -67,7 +67,8 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         Maximum number of iterations (epochs with mini-batches).
     tol : float, default=1e-9
         Convergence tolerance on the largest gradient component of the
-        standardised objective (on the epoch loss with mini-batches).
+        standardised objective (on the epoch loss with mini-batches; the
+        improvement the validation score must make with `early_stopping`).
     batch_size : int, default=None
         None for full-batch steps, else the size of shuffled mini-batches.
     shuffle : bool, default=True
