@@ -32,8 +32,16 @@ LEARNING_RATE_ADVICE = re.escape("learning_rate=1e+08 is too large for solver='g
 
 
 def _snapshot(estimator) -> dict:
-    """Every attribute of `estimator`, pickled: equal snapshots, equal state."""
-    return {name: pickle.dumps(value) for name, value in vars(estimator).items()}
+    """Every attribute of `estimator`, pickled: equal snapshots, equal state.
+
+    Wall times (``history_["time"]``) are left out: two fits of the same
+    model never take the same time.
+    """
+    state = dict(vars(estimator))
+    if "history_" in state:
+        state["history_"] = {key: values for key, values in state["history_"].items()
+                             if key != "time"}
+    return {name: pickle.dumps(value) for name, value in state.items()}
 
 
 def _data(Estimator):

@@ -308,14 +308,14 @@ def test_epsilon_insensitive_projection_takes_adam_steps(monkeypatch):
     assert calls == [1]
 
 
-def test_history_starts_at_the_given_init():
+def test_latent_history_starts_at_the_given_init():
     X, z = saddle(60, seed=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = UKR(init=3 * z, record_history=True, max_iter=20).fit(X)
-    assert model.history_.shape == (model.n_iter_ + 1, 60, 2)
-    np.testing.assert_array_equal(model.history_[0], 3 * z)
-    np.testing.assert_array_equal(model.history_[-1], model.embedding_)
+    assert model.latent_history_.shape == (model.n_iter_ + 1, 60, 2)
+    np.testing.assert_array_equal(model.latent_history_[0], 3 * z)
+    np.testing.assert_array_equal(model.latent_history_[-1], model.embedding_)
     assert model.loss_curve_.shape == (model.n_iter_,)
 
 

@@ -12,6 +12,7 @@ _EXAMPLES = [
     "plot_celsius_fahrenheit.py",
     "plot_solvers_eleven_points.py",
     "plot_learning_rate_search.py",
+    "plot_schedules_early_stopping.py",
     "plot_logistic_regression.py",
     "plot_text_l1.py",
     "plot_custom_losses.py",

@@ -121,7 +121,7 @@ fig.tight_layout()
 # %%
 # The optimisation path
 # ---------------------
-# ``history_`` holds the latent points before the first step and after each
+# ``latent_history_`` holds the latent points before the first step and after each
 # iteration. For a long while the tiny cloud hardly moves: at the start every
 # reconstruction is close to the mean of the data, and the gradient is small.
 # Then the cloud grows exponentially, as gradient descent leaves the
@@ -131,17 +131,17 @@ fig.tight_layout()
 # distance of the points from the origin) reaches six levels spaced evenly
 # on a log scale, each panel on its own scale.
 
-spread = np.sqrt(np.mean(np.sum(ukr.history_**2, axis=2), axis=1))
+spread = np.sqrt(np.mean(np.sum(ukr.latent_history_**2, axis=2), axis=1))
 levels = np.geomspace(spread[0], spread[-1], 6)
 steps = np.unique([np.argmax(spread >= level * (1 - 1e-6)) for level in levels])
 fig, axes = plt.subplots(2, 3, figsize=(9, 6))
 for ax, step in zip(axes.flat, steps, strict=False):
-    Z = ukr.history_[step]
+    Z = ukr.latent_history_[step]
     ax.scatter(Z[:, 0], Z[:, 1], c=z_true[:, 0], cmap="coolwarm", s=8)
     ax.set_title(f"iteration {step}, size {spread[step]:.2g}")
 for ax in axes.flat[len(steps):]:
     ax.set_visible(False)
-fig.suptitle("history_: latent points during the fit (colour: true $z_1$)")
+fig.suptitle("latent_history_: latent points during the fit (colour: true $z_1$)")
 fig.tight_layout()
 
 # %%

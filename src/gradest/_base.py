@@ -6,9 +6,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._engine import SOLVERS, MinimizeResult, Problem, Settings, minimize
+from ._engine import SCHEDULES, SOLVERS, MinimizeResult, Problem, Settings, minimize
 
-__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic"]
+__all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic", "fit_history"]
 
 ENGINE_CONSTRAINTS: dict = {
     "solver": [StrOptions(set(SOLVERS))],
@@ -17,6 +17,11 @@ ENGINE_CONSTRAINTS: dict = {
     "tol": [Interval(Real, 0, None, closed="left")],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
+    "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "warmup_fraction": [Interval(Real, 0, 1, closed="left")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "callbacks": [list, None],
 }
 
 
@@ -67,8 +72,9 @@ class GradientFitMixin:
     """The one route from an estimator to the engine.
 
     Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
-    ``random_state`` and ``verbose`` (and may define ``batch_size`` and
-    ``record_history``).
+    ``random_state``, ``verbose``, ``learning_rate_schedule``, ``power_t``,
+    ``warmup_fraction``, ``n_iter_no_change`` and ``callbacks`` (and may define
+    ``batch_size``, ``shuffle`` and ``record_history``).
     """
 
     def _engine_settings(self, **options) -> Settings:
@@ -83,16 +89,67 @@ class GradientFitMixin:
             verbose=self.verbose,
             name=type(self).__name__,
             record_history=getattr(self, "record_history", False),
+            schedule=self.learning_rate_schedule,
+            power_t=self.power_t,
+            warmup_fraction=self.warmup_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=getattr(self, "shuffle", True),
+            callbacks=_checked_callbacks(self.callbacks),
         )
         return settings.with_options(**options)
 
     def _minimize(self, objective, params, data, weights: np.ndarray,
-                  hyper: dict, *, opt_state=None, penalty=None,
-                  **options) -> MinimizeResult:
+                  hyper: dict, *, opt_state=None, penalty=None, score=None,
+                  validation=None, **options) -> MinimizeResult:
         """Minimise `objective` (plus `penalty` on the coefficients) from `params`.
 
-        `options` override the settings.
+        `options` override the settings. With `score` and `validation`
+        (``(data, weights)`` of held-out rows) the engine stops early on the
+        score (see :class:`~._engine.Problem`).
         """
         return minimize(Problem(objective, params, data, weights, hyper,
-                                penalty=penalty),
+                                penalty=penalty, score=score,
+                                validation=validation),
                         self._engine_settings(**options), opt_state=opt_state)
+
+
+def _checked_callbacks(callbacks) -> tuple:
+    """`callbacks` as a tuple, each checked to be callable."""
+    callbacks = tuple(callbacks or ())
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError(
+                f"callbacks must be a list of callables called with the history "
+                f"so far, but it holds {callback!r} of type "
+                f"{type(callback).__name__}.")
+    return callbacks
+
+
+def fit_history(result: MinimizeResult, dtype, previous: dict | None = None) -> dict:
+    """The ``history_`` attribute: the engine's per-iteration records in NumPy.
+
+    Parameters
+    ----------
+    result : MinimizeResult
+        The fit's result.
+    dtype : numpy dtype
+        Of the losses, scores and rates (the fitted model's); times are
+        float64 seconds.
+    previous : dict or None
+        An earlier history to continue (``partial_fit``): the new records are
+        appended, their times counted on from its last.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``loss``, ``validation_score``, ``learning_rate`` and ``time``, one
+        entry per iteration (epoch).
+    """
+    history = {key: np.asarray(values, dtype=np.float64 if key == "time" else dtype)
+               for key, values in result.records.items()}
+    if previous:
+        offset = previous["time"][-1] if len(previous["time"]) else 0.0
+        history = {key: np.concatenate(
+            [previous[key], values + offset if key == "time" else values])
+            for key, values in history.items()}
+    return history

@@ -12,6 +12,7 @@ back. The modules:
 - :mod:`.sparse`: sparse designs (CSR with implicit centring) and the
   products every linear objective uses;
 - :mod:`.fista`: accelerated proximal gradient steps, for nonsmooth penalties;
+- :mod:`.schedules`: learning-rate schedules, evaluated in the loop;
 - :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
 - :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
 - :mod:`.minimize`: the front end that drives the loop;
@@ -33,9 +34,10 @@ from .data import (
     padded_weights,
     run_pass,
 )
-from .minimize import MinimizeResult, Problem, Settings, minimize
+from .minimize import HISTORY_KEYS, MinimizeResult, Problem, Settings, minimize
 from .outcome import Outcome, Status, settle
 from .rowwise import RowProblem, minimize_rows
+from .schedules import SCHEDULES
 from .solvers import (
     AUTO,
     SOLVERS,
@@ -47,11 +49,11 @@ from .solvers import (
 from .sparse import SparseDesign, is_sparse, matvec, rmatvec, sparse_design, take_rows
 
 __all__ = [
-    "AUTO", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SOLVERS", "MinimizeResult",
-    "Outcome", "Problem", "RowProblem", "Settings", "SolverSpec", "SparseDesign",
-    "Status", "aligned_zeros", "bucket_columns", "bucket_rows", "float_dtype",
-    "is_sparse", "make_optimizer", "map_row_blocks", "matvec", "minimize",
-    "minimize_rows", "pad", "padded_weights", "resolve_solver", "rmatvec",
-    "run_pass", "set_compilation_cache", "settle", "solver_spec", "sparse_design",
-    "take_rows",
+    "AUTO", "HISTORY_KEYS", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SCHEDULES",
+    "SOLVERS", "MinimizeResult", "Outcome", "Problem", "RowProblem", "Settings",
+    "SolverSpec", "SparseDesign", "Status", "aligned_zeros", "bucket_columns",
+    "bucket_rows", "float_dtype", "is_sparse", "make_optimizer", "map_row_blocks",
+    "matvec", "minimize", "minimize_rows", "pad", "padded_weights",
+    "resolve_solver", "rmatvec", "run_pass", "set_compilation_cache", "settle",
+    "solver_spec", "sparse_design", "take_rows",
 ]

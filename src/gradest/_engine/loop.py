@@ -17,18 +17,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from .outcome import Status
+from .schedules import ADAPTIVE_FACTOR, ADAPTIVE_MIN_RATE, scheduled_rate
 from .solvers import make_optimizer, solver_spec
 from .sparse import take_rows
 
-__all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "SMALL_PROBLEM", "Layout",
-           "LoopState", "chunk_function", "compiled_count", "initial_state",
-           "placeholder_opt_state", "run_chunk", "run_small_chunk"]
+__all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "SMALL_PROBLEM", "Controls",
+           "Layout", "LoopState", "chunk_function", "compiled_count",
+           "initial_state", "placeholder_opt_state", "run_chunk", "run_small_chunk"]
 
 # An objective that grows this many times above its starting value (or above
 # 1, whichever is larger) is diverging; waiting for an overflow wastes steps.
 _EXPLOSION_FACTOR = 1e8
-# Mini-batch fits stop after this many epochs without improvement.
-_N_ITER_NO_CHANGE = 5
 # A monotone solver (one whose line search only accepts lower objectives)
 # whose objective has not fallen by more than rounding in this many
 # iterations can make no further progress in the working precision.
@@ -65,6 +64,27 @@ class LoopState(NamedTuple):
     # The objective's reference level for divergence: its first value, or
     # one carried over from earlier calls (NaN until known).
     reference: jax.Array
+    # The learning rate of the last step (the current one for "adaptive").
+    rate: jax.Array
+    # "adaptive" on full batches: the best objective and the iterations
+    # since it last improved by tol (mini-batches use best/n_no_improve).
+    stale_best: jax.Array
+    n_stale: jax.Array
+    # Early stopping: the best validation score, its parameters and
+    # iteration (1-based, 0 before any), and the iterations since the
+    # score last improved by tol.
+    best_score: jax.Array
+    best_params: jax.Array
+    best_iter: jax.Array
+    n_score_stale: jax.Array
+
+
+class Controls(NamedTuple):
+    """Traced numbers of the training controls (schedules, stopping rules)."""
+
+    power_t: jax.Array
+    warmup_fraction: jax.Array
+    n_iter_no_change: jax.Array
 
 
 @dataclass(frozen=True)
@@ -170,7 +190,8 @@ def placeholder_opt_state(solver: str, flat: np.ndarray, convex: bool = False) -
     return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
-def initial_state(flat, opt_state, seed, dtype, reference=None) -> LoopState:
+def initial_state(flat, opt_state, seed, dtype, reference=None,
+                  learning_rate=np.nan) -> LoopState:
     """The loop state before the first iteration, in NumPy."""
     return LoopState(
         params=flat,
@@ -183,6 +204,13 @@ def initial_state(flat, opt_state, seed, dtype, reference=None) -> LoopState:
         n_iter=np.int32(0),
         status=np.int32(int(Status.RUNNING)),
         reference=np.asarray(np.nan if reference is None else reference, dtype),
+        rate=np.asarray(learning_rate, dtype),
+        stale_best=np.asarray(np.inf, dtype),
+        n_stale=np.int32(0),
+        best_score=np.asarray(-np.inf, dtype),
+        best_params=np.array(flat),
+        best_iter=np.int32(0),
+        n_score_stale=np.int32(0),
     )
 
 
@@ -233,55 +261,63 @@ def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter, nonsmoot
     return state, converged, stalled
 
 
-def _epoch_iteration(state, optimizer, loss, data, weights, tol, batch_size,
-                     nonsmooth, step, solver):
-    """One shuffled pass over the rows in mini-batches.
+def _epoch_iteration(state, optimizer_at, loss, data, weights, tol, batch_size,
+                     shuffle, n_iter_no_change, nonsmooth, solver):
+    """One pass over the rows in mini-batches, shuffled unless `shuffle` is False.
 
     ``loss(flat_params, data, weights)`` is the smooth objective of a batch;
-    the proximal map of `nonsmooth` follows each step.
+    ``optimizer_at(step, n_batches)`` the optimizer and rate of a step; the
+    proximal map of `nonsmooth` follows each step.
     """
     n_rows = weights.shape[0]
     n_batches = -(-n_rows // batch_size)
-    # A key per epoch from the seed and the epoch number: nothing random to
-    # carry from chunk to chunk.
-    key = jax.random.fold_in(jax.random.key(state.seed), state.n_iter)
-    order = jax.random.permutation(key, n_rows)
+    if shuffle:
+        # A key per epoch from the seed and the epoch number: nothing random
+        # to carry from chunk to chunk.
+        key = jax.random.fold_in(jax.random.key(state.seed), state.n_iter)
+        order = jax.random.permutation(key, n_rows)
+    else:
+        order = jnp.arange(n_rows)
     n_padded = n_batches * batch_size
     # The last batch is filled up with repeated rows of zero weight, so that
     # every batch has the same shape.
     order = jnp.concatenate([order, order[: n_padded - n_rows]])
     keep = (jnp.arange(n_padded) < n_rows).astype(weights.dtype)
     batches = (order.reshape(n_batches, batch_size),
-               keep.reshape(n_batches, batch_size))
+               keep.reshape(n_batches, batch_size),
+               state.n_iter * n_batches + jnp.arange(n_batches, dtype=jnp.int32))
 
     def one_batch(carry, batch):
-        params, opt_state, _ = carry
-        rows, mask = batch
+        params, opt_state, _, _ = carry
+        rows, mask, step = batch
         batch_data = take_rows(data, rows)
         value, grad = jax.value_and_grad(loss)(params, batch_data,
                                                weights[rows] * mask)
         value = value + nonsmooth.value(params)
+        optimizer, rate = optimizer_at(step, n_batches)
         updates, opt_state = optimizer.update(grad, opt_state, params)
         params_next = nonsmooth.prox(_apply(params, updates),
-                                     solver_spec(solver).prox_step(step, opt_state))
-        return (params_next, opt_state, nonsmooth.residual(params, grad)), value
+                                     solver_spec(solver).prox_step(rate, opt_state))
+        return (params_next, opt_state, nonsmooth.residual(params, grad), rate), value
 
-    (params, opt_state, last_grad), values = jax.lax.scan(
-        one_batch, (state.params, state.opt_state, state.grad), batches)
+    (params, opt_state, last_grad, rate), values = jax.lax.scan(
+        one_batch, (state.params, state.opt_state, state.grad, state.rate), batches)
     value = jnp.mean(values)
     improved = value < state.best - tol * jnp.maximum(jnp.abs(state.best), 1)
     improved |= ~jnp.isfinite(state.best)
     n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
     state = state._replace(
         params=params, opt_state=opt_state, value=value, grad=last_grad,
-        best=jnp.minimum(state.best, value), n_no_improve=n_no_improve)
-    return state, n_no_improve >= _N_ITER_NO_CHANGE, jnp.zeros((), bool)
+        best=jnp.minimum(state.best, value), n_no_improve=n_no_improve, rate=rate)
+    return state, n_no_improve >= n_iter_no_change, jnp.zeros((), bool)
 
 
-def _status(diverged, converged, stalled, done):
-    """The first of diverged, converged, stalled, done that holds, else RUNNING."""
+def _status(diverged, converged, stalled, done, no_improvement):
+    """The first of diverged, converged, no_improvement, stalled, done that
+    holds, else RUNNING."""
     status = jnp.where(done, int(Status.MAX_ITER), int(Status.RUNNING))
     status = jnp.where(stalled, int(Status.STALLED), status)
+    status = jnp.where(no_improvement, int(Status.NO_IMPROVEMENT), status)
     status = jnp.where(converged, int(Status.CONVERGED), status)
     return jnp.where(diverged, int(Status.DIVERGED), status)
 
@@ -308,10 +344,30 @@ def _diverged(state, new, converged, full_batch):
     return diverged, reference
 
 
+def _validate(state, new, score, layout, validation, hyper, tol, n_iter):
+    """Score the new parameters on the validation rows; keep the best.
+
+    As scikit-learn's MLP: the best parameters follow any higher score, the
+    count of iterations without improvement only resets on one above the
+    best by more than `tol`. Returns the new state and the score.
+    """
+    value = score(layout.unflatten(new.params), *validation, hyper)
+    value = jnp.where(jnp.isfinite(value), value, -jnp.inf)
+    improved = value > state.best_score + tol
+    better = value > state.best_score
+    return new._replace(
+        best_score=jnp.where(better, value, state.best_score),
+        best_params=jnp.where(better, new.params, state.best_params),
+        best_iter=jnp.where(better, n_iter, state.best_iter),
+        n_score_stale=jnp.where(improved, 0, state.n_score_stale + 1),
+    ), value
+
+
 def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
-           fresh, limit,
+           fresh, limit, controls, validation,
            *, objective, layout, solver, convex, batch_size, chunk_size,
-           record_history, penalty=None, penalized=()):
+           record_history, penalty=None, penalized=(), schedule="constant",
+           shuffle=True, score=None):
     """Up to `limit` (at most `chunk_size`) iterations; one compiled function per
     problem shape.
 
@@ -321,10 +377,24 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
     time without compiling again. `convex` (static) lets the solver take its
     form for convex objectives. `penalty` (a
     :class:`~gradest._penalties.PenaltySpec` or None) acts on the parameters
-    named in `penalized`.
+    named in `penalized`. `controls` are the traced numbers of the
+    schedule and the stopping rules; with a `score` (higher is better,
+    ``score(params, data, weights, hyper)``), `validation` holds the
+    ``(data, weights)`` it is evaluated on after every iteration, for early
+    stopping (else None).
+
+    Returns the state, the number of iterations done and, for each of
+    them, the objective, the validation score (NaN without one) and the
+    learning rate in force (of the iteration's last step), then the
+    iterates if recorded.
     """
     smooth_penalty, nonsmooth = _split_penalty(penalty, penalized, layout, hyper)
-    optimizer = make_optimizer(solver, learning_rate, nonsmooth.prox, convex)
+    full_batch = batch_size is None
+    adaptive = schedule == "adaptive"
+    uses_rate = solver_spec(solver).uses_learning_rate
+
+    def optimizer_with(rate):
+        return make_optimizer(solver, rate, nonsmooth.prox, convex)
 
     def loss(flat, data, weights):
         value = objective(layout.unflatten(flat), data, weights, hyper)
@@ -333,11 +403,19 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
     def fun(flat):
         return loss(flat, data, weights)
 
+    def rate_at(state, step, total):
+        if adaptive:
+            return state.rate
+        return scheduled_rate(schedule, step, total, learning_rate,
+                              controls.power_t, controls.warmup_fraction)
+
     state = state._replace(opt_state=_tree_where(
-        fresh, optimizer.init(state.params), state.opt_state))
+        fresh, optimizer_with(learning_rate).init(state.params),
+        state.opt_state))
     # Written at the loop index whether or not the iteration stepped: the
     # index only advances on a step, and the caller reads the first n_done.
-    losses = jnp.full(chunk_size, jnp.nan, dtype=state.value.dtype)
+    nan = jnp.full(chunk_size, jnp.nan, dtype=state.value.dtype)
+    records = (nan, nan, nan)
     history = (jnp.zeros((chunk_size, state.params.size), state.params.dtype)
                if record_history else None)
 
@@ -347,37 +425,88 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
             state.status == int(Status.RUNNING))
 
     def iterate(carry):
-        state, i, losses, history = carry
-        if batch_size is None:
+        state, i, records, history = carry
+        if full_batch:
+            rate = rate_at(state, state.n_iter, max_iter)
             new, converged, stalled = _full_batch_iteration(
-                state, optimizer, fun, tol, solver, min_iter, nonsmooth,
-                learning_rate)
+                state, optimizer_with(rate), fun, tol, solver, min_iter, nonsmooth,
+                rate)
+            new = new._replace(rate=rate)
         else:
+            def optimizer_at(step, n_batches):
+                rate = rate_at(state, step, max_iter * n_batches)
+                return optimizer_with(rate), rate
+
             new, converged, stalled = _epoch_iteration(
-                state, optimizer, loss, data, weights, tol, batch_size, nonsmooth,
-                learning_rate, solver)
-        diverged, reference = _diverged(state, new, converged, batch_size is None)
+                state, optimizer_at, loss, data, weights, tol, batch_size,
+                shuffle, controls.n_iter_no_change, nonsmooth, solver)
+        diverged, reference = _diverged(state, new, converged, full_batch)
         # A full-batch convergence is found before stepping: that evaluation
         # is not an iteration. Mini-batch epochs always count.
-        stepped = (~converged | (batch_size is not None)).astype(jnp.int32)
+        stepped = (~converged | (not full_batch)).astype(jnp.int32)
         n_iter = state.n_iter + stepped
-        status = _status(diverged, converged, stalled, n_iter >= max_iter)
-        losses = jax.lax.dynamic_update_slice(losses, new.value[None], (i,))
+        no_improvement = jnp.zeros((), bool)
+        value = jnp.full((), jnp.nan, state.value.dtype)
+        if score is not None:
+            new, value = _validate(state, new, score, layout, validation, hyper,
+                                   tol, n_iter)
+            stale = new.n_score_stale >= controls.n_iter_no_change
+            if not full_batch:
+                # As scikit-learn's SGD: the validation score, not the
+                # training loss, decides when mini-batch training ends.
+                converged = jnp.zeros((), bool)
+        elif full_batch and adaptive:
+            # Iterations without the objective improving by tol. (Only here:
+            # other consumers of the objective may change how XLA fuses its
+            # sums, and so its rounding.)
+            improved = (new.value < state.stale_best
+                        - tol * jnp.maximum(jnp.abs(state.stale_best), 1))
+            improved |= ~jnp.isfinite(state.stale_best)
+            new = new._replace(stale_best=jnp.minimum(state.stale_best, new.value),
+                               n_stale=jnp.where(improved, 0, state.n_stale + 1))
+            stale = new.n_stale >= controls.n_iter_no_change
+        else:
+            stale = converged
+        if adaptive and uses_rate:
+            # Divide the rate while it is above the floor and restart the
+            # count; at the floor, the count ends the fit.
+            divide = stale & (new.rate > ADAPTIVE_MIN_RATE)
+            new = new._replace(
+                rate=jnp.where(divide, new.rate / ADAPTIVE_FACTOR, new.rate),
+                n_no_improve=jnp.where(divide, 0, new.n_no_improve),
+                n_stale=jnp.where(divide, 0, new.n_stale),
+                n_score_stale=jnp.where(divide, 0, new.n_score_stale))
+            ends = stale & ~divide
+            if score is not None:
+                no_improvement = ends
+            elif full_batch:
+                converged |= ends
+            else:
+                converged = ends
+        elif score is not None:
+            no_improvement = stale
+        status = _status(diverged, converged, stalled, n_iter >= max_iter,
+                         no_improvement)
+        records = tuple(
+            jax.lax.dynamic_update_slice(record, entry[None].astype(record.dtype),
+                                         (i,))
+            for record, entry in zip(records, (new.value, value, new.rate),
+                                     strict=True))
         if record_history:
             # Index dtypes must agree; a literal 0 is int64 under x64.
             history = jax.lax.dynamic_update_slice(
                 history, new.params[None], (i, jnp.zeros((), i.dtype)))
         new = new._replace(n_iter=n_iter, status=status.astype(jnp.int32),
                            reference=reference)
-        return new, i + stepped, losses, history
+        return new, i + stepped, records, history
 
-    state, n_done, losses, history = jax.lax.while_loop(
-        keep_going, iterate, (state, jnp.zeros((), jnp.int32), losses, history))
-    return state, n_done, losses, history
+    state, n_done, records, history = jax.lax.while_loop(
+        keep_going, iterate, (state, jnp.zeros((), jnp.int32), records, history))
+    return state, n_done, records, history
 
 
 _STATIC = ("objective", "layout", "solver", "convex", "batch_size", "chunk_size",
-           "record_history", "penalty", "penalized")
+           "record_history", "penalty", "penalized", "schedule", "shuffle", "score")
 run_chunk = jax.jit(_chunk, static_argnames=_STATIC, compiler_options=COMPILER_OPTIONS)
 # The same loop compiled without LLVM's optimisation passes, for problems
 # small enough that compiling costs more than running: on diabetes with

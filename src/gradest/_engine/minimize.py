@@ -26,6 +26,7 @@ from . import placement
 from .data import float_dtype, precision
 from .loop import (
     DEFAULT_CHUNK_SIZE,
+    Controls,
     Layout,
     LoopState,
     chunk_function,
@@ -35,7 +36,10 @@ from .loop import (
 from .outcome import Outcome, Status, settle
 from .solvers import resolve_solver, solver_spec
 
-__all__ = ["MinimizeResult", "Problem", "Settings", "minimize"]
+__all__ = ["HISTORY_KEYS", "MinimizeResult", "Problem", "Settings", "minimize"]
+
+# The columns of a fit's history, one entry per iteration (epoch).
+HISTORY_KEYS = ("loss", "validation_score", "learning_rate", "time")
 
 # A smaller `tol` is raised to this many ulps (eps of the working precision),
 # so that float32 fits can converge. The float32 gradient of a standardised
@@ -81,6 +85,14 @@ class Problem:
         its optimality measure instead of the gradient.
     penalized : tuple of str
         The keys of `params` (a dict) that `penalty` acts on.
+    score : callable or None
+        ``score(params, data, weights, hyper) -> scalar``, higher is better
+        (R^2, accuracy), hashable like `objective`: with `validation`, the
+        loop scores every iterate on the validation rows and stops early
+        once the score has not improved for ``n_iter_no_change``
+        iterations, returning the best iterate.
+    validation : tuple or None
+        ``(data, weights)`` of the held-out rows `score` is evaluated on.
 
     An objective with a true attribute ``convex`` declares itself convex in
     the parameters, which lets a solver take a cheaper form (L-BFGS with a
@@ -94,6 +106,8 @@ class Problem:
     hyper: dict = field(default_factory=dict)
     penalty: Any = None
     penalized: tuple[str, ...] = ("coef",)
+    score: Any = None
+    validation: Any = None
 
     @property
     def smooth(self) -> bool:
@@ -126,7 +140,8 @@ class Settings:
         absolute value (raised to ``eps`` of the working precision, a few
         times the rounding noise of the gradient). Mini-batches:
         stop once the epoch's mean objective has not improved by
-        ``tol * max(1, |best|)`` for 5 epochs in a row.
+        ``tol * max(1, |best|)`` for `n_iter_no_change` epochs in a row.
+        With a validation score: the improvement it must make.
     batch_size : int or None
         None for full-batch steps, else shuffled mini-batches of that size.
     random_state : int, RandomState or None
@@ -149,6 +164,23 @@ class Settings:
     reference : float or None
         The objective's reference level for divergence tests, carried over
         from earlier calls (``partial_fit``); None: the first objective value.
+    schedule : str
+        Learning-rate schedule, from
+        :data:`~gradest._engine.schedules.SCHEDULES`.
+    power_t : float
+        Exponent of the "invscaling" schedule.
+    warmup_fraction : float
+        Fraction of the steps spent warming up in "warmup_cosine".
+    n_iter_no_change : int
+        Iterations (epochs) without improvement by `tol` after which
+        mini-batch training (or, with a validation score, any training)
+        stops, and "adaptive" divides its rate.
+    shuffle : bool
+        Shuffle the rows before each epoch of mini-batches.
+    callbacks : tuple of callable
+        Called between compiled chunks with the history so far (a dict of
+        NumPy arrays, see :data:`HISTORY_KEYS`); one returning True stops
+        the fit with the current parameters.
     """
 
     solver: str = "adam"
@@ -164,6 +196,12 @@ class Settings:
     record_history: bool = False
     chunk_size: int = DEFAULT_CHUNK_SIZE
     reference: float | None = None
+    schedule: str = "constant"
+    power_t: float = 0.25
+    warmup_fraction: float = 0.1
+    n_iter_no_change: int = 5
+    shuffle: bool = True
+    callbacks: tuple = ()
 
     def with_options(self, **options: Any) -> "Settings":
         """A copy with some fields replaced."""
@@ -190,6 +228,17 @@ class MinimizeResult:
         The solver's state at the end, to continue from (``partial_fit``).
     reference : float
         The reference level the divergence tests used, to carry over.
+    records : dict of str to ndarray
+        Per iteration (epoch): the objective, the validation score (NaN
+        without validation), the learning rate in force (NaN for solvers
+        that choose their own steps) and the wall time since the start, in
+        seconds (measured between compiled chunks and spread evenly over
+        each chunk's iterations). Keys :data:`HISTORY_KEYS`.
+    best_iter : int
+        With validation: the iteration (1-based) whose parameters are
+        returned, the best-scoring; else 0.
+    best_score : float
+        With validation: its score; else NaN.
     """
 
     params: Any
@@ -198,6 +247,9 @@ class MinimizeResult:
     history: Any = None
     opt_state: Any = None
     reference: float = float("nan")
+    records: dict = field(default_factory=dict)
+    best_iter: int = 0
+    best_score: float = float("nan")
 
     @property
     def n_iter(self) -> int:
@@ -226,6 +278,8 @@ class _Run:
     tol: float
     layout: Layout
     chunk: Any  # the compiled chunk function (see loop.chunk_function)
+    # The training controls' traced numbers and the validation rows.
+    controls: tuple = ()
 
 
 def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
@@ -256,8 +310,18 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     (data, weights), state = placement.place(
         (jax.tree.map(partial(_as_float, dtype=dtype), problem.data),
          np.asarray(problem.weights, dtype)),
-        initial_state(flat, opt_state, seed, dtype, settings.reference), n_rows)
+        initial_state(flat, opt_state, seed, dtype, settings.reference,
+                      settings.learning_rate), n_rows)
     hyper = {k: np.asarray(v, dtype) for k, v in problem.hyper.items()}
+    score = problem.score if problem.validation is not None else None
+    validation = None
+    if score is not None:
+        # Few rows, scored whole on one device.
+        validation = placement.place_whole(jax.tree.map(
+            partial(_as_float, dtype=dtype), tuple(problem.validation)))
+    controls = Controls(np.asarray(settings.power_t, dtype),
+                        np.asarray(settings.warmup_fraction, dtype),
+                        np.int32(settings.n_iter_no_change))
     penalized = () if problem.penalty is None else tuple(problem.penalized)
     scalars = (np.asarray(settings.learning_rate, dtype), np.asarray(loop_tol, dtype),
                np.int32(settings.max_iter), np.int32(settings.min_iter))
@@ -265,10 +329,12 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
                   convex=problem.convex, batch_size=batch_size,
                   chunk_size=settings.chunk_size,
                   record_history=settings.record_history, penalty=problem.penalty,
-                  penalized=penalized)
+                  penalized=penalized, schedule=settings.schedule,
+                  shuffle=bool(settings.shuffle), score=score)
     return _Run(state, (data, weights, hyper), scalars, static, tol, layout,
                 # Not from max_iter: a grid over it shares the compiled loop.
-                chunk_function(n_rows, flat.size, spec.typical_iterations))
+                chunk_function(n_rows, flat.size, spec.typical_iterations),
+                (controls, validation))
 
 
 def _as_float(leaf, *, dtype):
@@ -279,30 +345,59 @@ def _as_float(leaf, *, dtype):
 
 
 def _drive(run: _Run, settings: Settings, fresh: bool):
-    """Call the compiled chunks until the loop stops; report progress between them."""
-    losses, history = [], [np.asarray(run.state.params)[None]]
+    """Call the compiled chunks until the loop stops; report progress between them.
+
+    Returns the final state, the per-iteration records (lists of chunks) and
+    the recorded iterates; a callback returning True ends the loop with
+    status ``STOPPED_BY_CALLBACK``.
+    """
+    records = {key: [] for key in HISTORY_KEYS}
+    history = [np.asarray(run.state.params)[None]]
     started = last_report = time.perf_counter()
     state, status, limit = run.state, Status.RUNNING, _FIRST_CHUNK
+    uses_rate = solver_spec(settings.solver).uses_learning_rate
     while status == Status.RUNNING:
         chunk_start = time.perf_counter()
-        state, n_done, chunk_losses, chunk_history = run.chunk(
+        state, n_done, chunk_records, chunk_history = run.chunk(
             state, *run.arrays, *run.scalars, np.bool_(fresh), np.int32(limit),
-            **run.static)
+            *run.controls, **run.static)
         fresh = False
         n_done, status = int(n_done), int(state.status)
-        limit = _next_limit(time.perf_counter() - chunk_start, n_done,
-                            settings.chunk_size)
+        now = time.perf_counter()
+        limit = _next_limit(now - chunk_start, n_done, settings.chunk_size)
         # NumPy slices: a JAX slice of a new length would compile.
-        losses.append(np.asarray(chunk_losses)[:n_done])
+        losses, scores, rates = (np.asarray(r)[:n_done] for r in chunk_records)
+        records["loss"].append(losses)
+        records["validation_score"].append(scores)
+        records["learning_rate"].append(rates if uses_rate
+                                        else np.full_like(rates, np.nan))
+        # Python sees the time only between chunks: spread it evenly.
+        records["time"].append(
+            (chunk_start - started)
+            + (now - chunk_start) * np.arange(1, n_done + 1) / max(n_done, 1))
         if settings.record_history:
             history.append(np.asarray(chunk_history)[:n_done])
-        now = time.perf_counter()
         if settings.verbose >= 2 or (settings.verbose and now - last_report >= 1.0):
             last_report = now
             _report(settings.name, state, now - started)
+        if status == Status.RUNNING and settings.callbacks:
+            so_far = _concatenate(records, losses.dtype)
+            # Every callback sees the history, even after one asks to stop.
+            stops = [bool(callback(so_far)) for callback in settings.callbacks]
+            if any(stops):
+                status = int(Status.STOPPED_BY_CALLBACK)
     if settings.verbose:
         _report(settings.name, state, time.perf_counter() - started)
-    return jax.device_get(state), losses, history
+    state = jax.device_get(state)
+    if status == Status.STOPPED_BY_CALLBACK:
+        state = state._replace(status=np.int32(status))
+    return state, _concatenate(records, np.asarray(state.value).dtype), history
+
+
+def _concatenate(records: dict, dtype) -> dict:
+    """The per-chunk records as one array per key."""
+    return {key: (np.concatenate(chunks) if chunks else np.empty(0)).astype(
+        np.float64 if key == "time" else dtype) for key, chunks in records.items()}
 
 
 def _next_limit(seconds: float, n_done: int, chunk_size: int) -> int:
@@ -343,7 +438,7 @@ def minimize(problem: Problem, settings: Settings, *,
         full_batch=settings.batch_size is None))
     with precision(dtype):
         run = _prepare(problem, settings, opt_state)
-        state, losses, history = _drive(run, settings, fresh=opt_state is None)
+        state, records, history = _drive(run, settings, fresh=opt_state is None)
     spec = solver_spec(settings.solver)
     outcome = Outcome(
         status=Status(int(state.status)), n_iter=int(state.n_iter),
@@ -356,13 +451,21 @@ def minimize(problem: Problem, settings: Settings, *,
         smooth=problem.smooth)
     settle(outcome, settings.name)
     layout = run.layout
+    validated = run.static["score"] is not None
+    params = state.params
+    best_iter = int(state.best_iter) if validated else 0
+    if validated and best_iter > 0 and outcome.status != Status.STOPPED_BY_CALLBACK:
+        # Early stopping returns the best-scoring iterate, as MLPClassifier.
+        params = state.best_params
     return MinimizeResult(
         # A copy, so that the returned arrays are writeable and own their memory.
-        params=layout.unflatten(np.array(state.params)), outcome=outcome,
-        loss_curve=np.concatenate(losses) if losses else np.empty(0, dtype=dtype),
+        params=layout.unflatten(np.array(params)), outcome=outcome,
+        loss_curve=records["loss"],
         history=(layout.unflatten(np.concatenate(history))
                  if settings.record_history else None),
-        opt_state=state.opt_state, reference=float(state.reference))
+        opt_state=state.opt_state, reference=float(state.reference),
+        records=records, best_iter=best_iter,
+        best_score=float(state.best_score) if validated else float("nan"))
 
 
 def _report(name: str, state: LoopState, elapsed: float) -> None:

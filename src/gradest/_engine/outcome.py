@@ -29,6 +29,11 @@ class Status(enum.IntEnum):
     # Progress stopped short of `tol` (a failed line search, steps lost in
     # rounding): the point is as good as the working precision allows.
     STALLED = 4
+    # Early stopping: the validation score has not improved for
+    # n_iter_no_change iterations (a normal end).
+    NO_IMPROVEMENT = 5
+    # A callback asked to stop (a normal end).
+    STOPPED_BY_CALLBACK = 6
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ and one-hot codes for classes) and calls :meth:`LinearGradientModel._fit_once`
 (``partial_fit``); both run :meth:`LinearGradientModel._standardized_fit`.
 """
 
+import math
 import warnings
 from dataclasses import replace
 from functools import partial
@@ -16,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import ENGINE_CONSTRAINTS, GradientFitMixin
+from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, fit_history
 from .._engine import (
     AUTO,
     PAD_CHEAP_ROWS,
@@ -48,7 +50,7 @@ from .._scaling import (
     standardize,
     unscale_linear,
 )
-from ._objective import SCALE_PARAM, SMOOTHING, LinearObjective
+from ._objective import SCALE_PARAM, SMOOTHING, LinearObjective, LinearScore
 from ._statistics import (
     RowMoments,
     merge_row_moments,
@@ -76,6 +78,9 @@ LINEAR_CONSTRAINTS: dict = {
     "warm_start": ["boolean"],
     "average": ["boolean", Interval(Integral, 1, None, closed="left")],
     "stream_size": [Interval(Real, 0, None, closed="neither"), None],
+    "shuffle": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
 }
 
 
@@ -100,20 +105,40 @@ class LinearGradientModel(GradientFitMixin):
     """Standardise, minimise in standardised units, map back to user units."""
 
     def _fit_once(self, X, Y, sample_weight, *, objective, scale_targets,
-                  penalty, hyper, previous):
-        """``fit``: the whole data set; records ``n_iter_`` and ``loss_curve_``.
+                  penalty, hyper, previous, score="r2", stratify=None):
+        """``fit``: the whole data set; records ``n_iter_``, ``loss_curve_``,
+        ``history_`` and, with early stopping, the validation scores.
 
-        `penalty` is a :class:`~gradest._penalties.PenaltyTerms`. Returns coef
-        of shape (n_features, n_outputs) and intercept of shape (n_outputs,)
-        in user units.
+        `penalty` is a :class:`~gradest._penalties.PenaltyTerms`. With
+        ``early_stopping`` a `validation_fraction` of the rows (stratified by
+        `stratify`, the class labels of a classifier) is held out and scored
+        with `score` ("r2" or "accuracy"). Returns coef of shape (n_features,
+        n_outputs) and intercept of shape (n_outputs,) in user units.
         """
+        validation = None
+        if self.early_stopping:
+            X, Y, sample_weight, validation = _validation_split(
+                self, X, Y, sample_weight, stratify)
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
             hyper=hyper, penalty=penalty, penalty_weight=sample_weight.sum(),
-            previous=previous,
-            statistics=use_statistics(objective.loss, self.batch_size, *X.shape))
-        self.n_iter_ = out.result.n_iter
-        self.loss_curve_ = out.result.loss_curve.astype(X.dtype)
+            previous=previous, validation=validation,
+            score=(LinearScore(score, objective.link) if validation is not None
+                   else None),
+            statistics=validation is None and use_statistics(
+                objective.loss, self.batch_size, *X.shape))
+        result = out.result
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve.astype(X.dtype)
+        self.history_ = fit_history(result, X.dtype)
+        if validation is None:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_iter_ = None
+        else:
+            self.validation_scores_ = result.records["validation_score"].astype(
+                X.dtype)
+            self.best_validation_score_ = float(result.best_score)
+            self.best_iter_ = int(result.best_iter)
         return out.coef, out.intercept
 
     # The one fit path of both estimators, fit and partial_fit alike: its
@@ -123,6 +148,7 @@ class LinearGradientModel(GradientFitMixin):
                           previous, prior: tuple = (None, None),
                           opt_state: Any = None, statistics: bool = False,
                           prior_rows: RowMoments | None = None,
+                          validation: tuple | None = None, score=None,
                           **options) -> StandardizedFit:
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
@@ -143,6 +169,9 @@ class LinearGradientModel(GradientFitMixin):
         coefficients, never on the intercept; a per-weight penalty's
         strengths are divided by `penalty_weight`, and a mean-based one's are
         in the units of the targets (converted here to standardised targets).
+        `validation`, ``(X, Y, sample_weight)`` of held-out rows, is
+        standardised like the training rows and scored with `score` in the
+        loop (early stopping; rows only).
         """
         n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
@@ -170,6 +199,12 @@ class LinearGradientModel(GradientFitMixin):
             data, weights = self._fitting_rows(X, Y, sample_weight, x_stats, y_stats,
                                                center, scale_targets)
             n_columns = data[0].shape[1]
+            if validation is not None:
+                # The training rows' standardisation and column count.
+                *rows, n_rows = validation
+                validation = self._fitting_rows(
+                    *rows, x_stats, y_stats, center, scale_targets,
+                    n_columns=n_columns, n_rows=n_rows)
 
         hyper = {**hyper, **penalty_hyper(
             penalty, penalty_weight,
@@ -192,7 +227,7 @@ class LinearGradientModel(GradientFitMixin):
         if statistics or not _needs_smoothing(objective, solver):
             result = self._minimize(fitted, params, data, weights, hyper,
                                     opt_state=opt_state, penalty=penalty.spec,
-                                    **options)
+                                    score=score, validation=validation, **options)
         else:
             result = self._minimize_smoothed(objective, params, data, weights, hyper,
                                              penalty.spec)
@@ -249,8 +284,12 @@ class LinearGradientModel(GradientFitMixin):
                        loss_curve=np.concatenate(curves))
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
-                      scale_targets):
-        """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights."""
+                      scale_targets, *, n_columns=None, n_rows=None):
+        """The standardised rows to fit, ``(X_fit, Y_fit)``, and their weights.
+
+        `n_columns` and `n_rows` fix the padding (else bucketed, the rows for
+        full batches only).
+        """
         # One copy of X: standardised straight into a buffer whose row count is
         # rounded up (rows of zero weight) and whose column count is rounded up
         # (columns of zeros, whose coefficients stay zero), so that folds of
@@ -260,10 +299,12 @@ class LinearGradientModel(GradientFitMixin):
         # Sparse X becomes a design that scales its stored entries and keeps
         # the centring implicit (one copy of the nonzeros, O(n + p) more).
         n_samples, n_features = X.shape
-        n_rows = n_samples
-        if self.batch_size is None:
-            n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
-        n_columns = bucket_columns(n_features, n_rows)
+        if n_rows is None:
+            n_rows = n_samples
+            if self.batch_size is None:
+                n_rows = bucket_rows(n_samples, **PAD_CHEAP_ROWS)
+        if n_columns is None:
+            n_columns = bucket_columns(n_features, n_rows)
         Y_fit = aligned_zeros((n_rows, Y.shape[1]), X.dtype)
         weights = np.zeros(n_rows, dtype=X.dtype)
         if is_sparse(X):
@@ -325,6 +366,37 @@ def _spread(Y: np.ndarray, weights: np.ndarray) -> float:
     mean = (weights @ Y) / total
     spread = float(np.sqrt(np.mean((weights @ (Y - mean) ** 2) / total)))
     return spread if spread > 0 else 1.0
+
+
+def _validation_split(estimator, X, Y, sample_weight, stratify):
+    """Hold out `validation_fraction` of the rows.
+
+    scikit-learn's ``train_test_split`` with the estimator's `random_state`,
+    stratified by `stratify` when given (a classifier's labels), as
+    ``SGDClassifier`` and ``MLPClassifier`` split. Returns ``X, Y, w`` to
+    fit and ``(X_val, Y_val, w_val, n_rows)``: the held-out rows and the
+    rows to pad them to, the same fraction of the bucket of all the rows
+    (so that the folds of a search and its refit on all rows, whose row
+    counts share a bucket, share compiled code).
+    """
+    try:
+        X, X_val, Y, Y_val, w, w_val = train_test_split(
+            X, Y, sample_weight, test_size=estimator.validation_fraction,
+            stratify=stratify, random_state=estimator.random_state)
+    except ValueError as exc:
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction="
+            f"{estimator.validation_fraction} of the {X.shape[0]} samples"
+            f"{', stratified by class,' if stratify is not None else ''} and "
+            f"cannot: {exc}") from exc
+    if not (w_val > 0).any() or not (w > 0).any():
+        raise ValueError(
+            "early_stopping=True needs samples of positive weight in both the "
+            f"training and the validation part (validation_fraction="
+            f"{estimator.validation_fraction}).")
+    n_rows = math.ceil(estimator.validation_fraction
+                       * bucket_rows(X.shape[0] + X_val.shape[0], **PAD_CHEAP_ROWS))
+    return X, Y, w, (X_val, Y_val, w_val, max(n_rows, X_val.shape[0]))
 
 
 # Columns whose largest magnitude lies in this range have cross-products

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from .._engine import matvec
 from .._losses import (
+    IDENTITY,
     Link,
     estimates_scale,
     is_convex,
@@ -20,7 +21,7 @@ from .._losses import (
     weighted_mean,
 )
 
-__all__ = ["SCALE_PARAM", "SMOOTHING", "LinearObjective"]
+__all__ = ["SCALE_PARAM", "SMOOTHING", "LinearObjective", "LinearScore"]
 
 # The parameter holding log(sigma) of a loss with a concomitant scale: the log
 # keeps sigma positive without bounds, which the first-order solvers lack.
@@ -84,3 +85,51 @@ class LinearObjective:
         losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze,
                                scale=scale, width=width)
         return weighted_mean(losses, weights)
+
+
+@dataclass(frozen=True)
+class LinearScore:
+    """The estimator's ``score`` of ``X @ coef + intercept``, for early stopping.
+
+    Evaluated inside the compiled loop on the standardised validation rows:
+    R^2 (the mean over outputs, as :func:`~sklearn.metrics.r2_score`) is the
+    same in standardised and user units, since standardising y maps targets
+    and predictions by the same affine map; accuracy depends on the signs
+    (or the largest) of the logits only. Rows are weighted; rows of zero
+    weight (padding) do not count.
+
+    Attributes
+    ----------
+    kind : {"r2", "accuracy"}
+        R^2 of regression targets; accuracy of 0/1 codes (one column) or
+        one-hot codes (one column per class).
+    link : Link
+        The loss's link: R^2 compares the targets with the predicted means
+        ``link.inverse(X @ coef + intercept)``.
+    """
+
+    kind: str
+    link: Link = IDENTITY
+
+    def __call__(self, params, data, weights, hyper):
+        X, Y = data
+        # A dense array or a sparse design (see gradest._engine.sparse).
+        predictions = matvec(X, params["coef"])
+        if "intercept" in params:
+            predictions = predictions + params["intercept"]
+        total = jnp.sum(weights)
+        if self.kind == "accuracy":
+            if Y.shape[1] == 1:
+                correct = (predictions[:, 0] > 0) == (Y[:, 0] > 0.5)
+            else:
+                correct = (jnp.argmax(predictions, axis=1)
+                           == jnp.argmax(Y, axis=1))
+            return jnp.sum(weights * correct) / total
+        predictions = self.link.inverse(predictions)
+        mean = weights @ Y / total
+        residual = weights @ (Y - predictions) ** 2
+        spread = weights @ (Y - mean) ** 2
+        # A constant target: 1 for a perfect fit, else 0, as r2_score.
+        r2 = jnp.where(spread > 0, 1 - residual / jnp.where(spread > 0, spread, 1),
+                       jnp.where(residual == 0, 1.0, 0.0))
+        return jnp.mean(r2)

@@ -129,16 +129,53 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         penalty's proximal map (soft thresholding) of step `learning_rate`.
     learning_rate : float, default=0.05
         Constant step size of the first-order solvers.
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
+            "warmup_cosine"}, default="constant"
+        How the step size of the first-order solvers changes during `fit`,
+        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
+        ``learning_rate / t ** power_t`` at the t-th step, as
+        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
+        whenever the objective (the validation score, with early stopping) has
+        not improved by `tol` for `n_iter_no_change` iterations, and stops
+        once it is at most 1e-6; "cosine" decays it to 0 over the `max_iter`
+        iterations; "warmup_cosine" first rises linearly from 0 over a
+        `warmup_fraction` of them. A step is a mini-batch step with
+        `batch_size`. Ignored by "lbfgs"; the stochastic steps of `partial_fit`
+        are constant.
+    power_t : float, default=0.25
+        Exponent of the "invscaling" schedule.
+    warmup_fraction : float, default=0.1
+        Fraction of the steps that "warmup_cosine" spends warming up.
     max_iter : int, default=10000
         Maximum number of iterations (epochs with mini-batches).
     tol : float, default=1e-9
         Convergence tolerance on the largest gradient component of the
-        standardised objective (on the epoch loss with mini-batches). With
-        "l1" and "elasticnet", on the largest distance of the negative
+        standardised objective (on the epoch loss with mini-batches; the
+        improvement the validation score must make with `early_stopping`).
+        With "l1" and "elasticnet", on the largest distance of the negative
         gradient of the loss to the penalty's subdifferential, which is 0
         exactly at the minimiser.
     batch_size : int, default=None
         None for full-batch steps, else the size of shuffled mini-batches.
+    shuffle : bool, default=True
+        Shuffle the rows before each epoch of mini-batches (seeded by
+        `random_state`); False takes them in order.
+    early_stopping : bool, default=False
+        Hold out a `validation_fraction` of the training rows, score
+        the model on them (R^2, as `score`) after every iteration
+        (epoch), stop once the score has not improved by `tol` for
+        `n_iter_no_change` iterations and keep the best-scoring parameters,
+        as :class:`~sklearn.neural_network.MLPRegressor` does (see
+        :ref:`training_early_stopping`). Stopping so is a normal end, not a
+        ConvergenceWarning. `partial_fit` is not affected.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out with `early_stopping`.
+    n_iter_no_change : int, default=5
+        Iterations (epochs) without improvement by `tol` after which training
+        stops: of the epoch loss with mini-batches (full batches stop by the
+        gradient test), of the validation score with `early_stopping`. The
+        "adaptive" schedule divides the learning rate instead, until it is
+        at most 1e-6.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     average : bool or int, default=False
@@ -155,9 +192,14 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         many passes the stream makes. None: relative to the weight seen so
         far, which suits a single pass. `fit` is not affected.
     random_state : int, RandomState instance or None, default=None
-        Seeds the mini-batch shuffling.
+        Seeds the mini-batch shuffling and the validation split.
     verbose : int, default=0
         Print progress while fitting when positive.
+    callbacks : list of callable, default=None
+        Each called as ``callback(history)`` between compiled chunks of
+        iterations (about every 0.2 s), with the history so far (a dict like
+        `history_`); one returning True stops the fit there, with the current
+        parameters and without a warning. See :ref:`training_callbacks`.
 
     Attributes
     ----------
@@ -175,6 +217,23 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         Objective (standardised units) at the start of each iteration, the
         point whose gradient the step used; the first entry is the starting
         objective.
+    history_ : dict of str to ndarray
+        One entry per iteration (epoch with mini-batches; per call's epoch,
+        appended, with `partial_fit`): "loss" (as `loss_curve_`),
+        "validation_score" (NaN without early stopping), "learning_rate"
+        (the rate of the iteration's last step; NaN for "lbfgs") and "time"
+        (seconds since the fit began, measured between compiled chunks and
+        spread evenly over their iterations). ``pandas.DataFrame(history_)``
+        is a table of them. See :ref:`training_history`.
+    validation_scores_ : ndarray of shape (`n_iter_`,) or None
+        With `early_stopping`, the validation score after each iteration;
+        else None.
+    best_validation_score_ : float or None
+        With `early_stopping`, the best validation score, that of the
+        returned parameters; else None.
+    best_iter_ : int or None
+        With `early_stopping`, the iteration (1-based) of the best
+        validation score, whose parameters are returned; else None.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -230,9 +289,12 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
                  l1_ratio=0.5, power=1.5, quantile=0.5, epsilon=1.35,
                  fit_intercept=True, standardize=True, standardize_targets="auto",
                  solver="auto",
-                 learning_rate=0.05, max_iter=10000, tol=1e-9, batch_size=None,
-                 warm_start=False, average=False, stream_size=None,
-                 random_state=None, verbose=0):
+                 learning_rate=0.05, learning_rate_schedule="constant",
+                 power_t=0.25, warmup_fraction=0.1, max_iter=10000, tol=1e-9,
+                 batch_size=None, shuffle=True, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, warm_start=False,
+                 average=False, stream_size=None, random_state=None, verbose=0,
+                 callbacks=None):
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
@@ -245,6 +307,13 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         self.standardize_targets = standardize_targets
         self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.warmup_fraction = warmup_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size
@@ -253,6 +322,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         self.stream_size = stream_size
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic

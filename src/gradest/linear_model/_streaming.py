@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._base import fit_history
 from .._engine import resolve_solver, solver_spec
 from .._scaling import Moments
 from ._fit import moderate
@@ -85,7 +86,9 @@ class StreamingMixin:
             X, Y, sample_weight, **common,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
-            max_iter=1, fixed_steps=True, solver=solver,
+            # One epoch a call: a schedule over max_iter=1 would restart at
+            # every call, so the steps stay at learning_rate.
+            max_iter=1, fixed_steps=True, solver=solver, schedule="constant",
             # Chunks large against the features step on their statistics, as
             # fit does (see _statistics.py): the same step up to rounding.
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape),
@@ -131,6 +134,8 @@ class StreamingMixin:
         curve = result.loss_curve.astype(dtype)
         self.loss_curve_ = (np.concatenate([self.loss_curve_, curve])
                             if previous else curve)
+        self.history_ = fit_history(result, dtype,
+                                    self.history_ if previous else None)
         n_seen = (previous.n_seen if previous else 0) + n_samples
         average, n_averaged = (previous.average, previous.n_averaged) if previous \
             else (None, 0)

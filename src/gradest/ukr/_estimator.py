@@ -13,7 +13,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic
+from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic, fit_history
 from .._engine import RowProblem, minimize_rows, pad
 from .._losses import is_smooth, loss_names
 from .._scaling import fit_standardization, identity_standardization, standardize
@@ -101,6 +101,21 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Optimiser of the latent points.
     learning_rate : float, default=0.1
         Step size of the first-order solvers (ignored by "lbfgs").
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
+            "warmup_cosine"}, default="constant"
+        How the step size of the first-order solvers changes during `fit`,
+        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
+        ``learning_rate / t ** power_t`` at the t-th step, as
+        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
+        whenever the objective has not improved by ``tol / n_samples``
+        (relative) for `n_iter_no_change` iterations, and stops once it is
+        at most 1e-6; "cosine" decays it to 0 over the `max_iter`
+        iterations; "warmup_cosine" first rises linearly from 0 over a
+        `warmup_fraction` of them. Ignored by "lbfgs".
+    power_t : float, default=0.25
+        Exponent of the "invscaling" schedule.
+    warmup_fraction : float, default=0.1
+        Fraction of the steps that "warmup_cosine" spends warming up.
     max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=0.05
@@ -110,12 +125,20 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         latent points keep drifting apart after the manifold has unfolded,
         which lowers the reconstruction error slightly but makes
         neighbourhoods less faithful.
+    n_iter_no_change : int, default=5
+        Iterations without an improvement of the objective by `tol` after
+        which the "adaptive" schedule divides the learning rate; no other use.
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"`` and ``init`` transformers that take a seed.
     record_history : bool, default=False
-        Keep the latent points of every iteration in `history_`.
+        Keep the latent points of every iteration in `latent_history_`.
     verbose : int, default=0
         Print progress while fitting when positive.
+    callbacks : list of callable, default=None
+        Each called as ``callback(history)`` between compiled chunks of
+        iterations (about every 0.2 s), with the history so far (a dict like
+        `history_`); one returning True stops the fit there, with the current
+        latent points and without a warning. See :ref:`training_callbacks`.
 
     Attributes
     ----------
@@ -125,7 +148,12 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Number of iterations run.
     loss_curve_ : ndarray of shape (`n_iter_`,)
         Objective before each step (standardised units).
-    history_ : ndarray of shape (`n_iter_` + 1, n_samples, n_components)
+    history_ : dict of str to ndarray
+        One entry per iteration: "loss" (as `loss_curve_`),
+        "validation_score" (NaN: UKR holds out no rows), "learning_rate"
+        (NaN for "lbfgs") and "time" (seconds since the fit began, measured
+        between compiled chunks). See :ref:`training_history`.
+    latent_history_ : ndarray of shape (`n_iter_` + 1, n_samples, n_components)
         The initial latent points and those after each iteration; only with
         ``record_history=True``.
     n_features_in_ : int
@@ -195,8 +223,11 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
 
     def __init__(self, n_components=2, *, kernel="gaussian", loss="squared_error",
                  loo=True, alpha=0.0, epsilon=0.1, standardize=True, init="pca",
-                 solver="lbfgs", learning_rate=0.1, max_iter=1000, tol=0.05,
-                 random_state=None, record_history=False, verbose=0):
+                 solver="lbfgs", learning_rate=0.1,
+                 learning_rate_schedule="constant", power_t=0.25,
+                 warmup_fraction=0.1, max_iter=1000, tol=0.05,
+                 n_iter_no_change=5, random_state=None, record_history=False,
+                 verbose=0, callbacks=None):
         self.n_components = n_components
         self.kernel = kernel
         self.loss = loss
@@ -207,11 +238,16 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self.init = init
         self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.warmup_fraction = warmup_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
         self.record_history = record_history
         self.verbose = verbose
+        self.callbacks = callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic
@@ -259,8 +295,13 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self.embedding_ = np.asarray(result.params[:n_samples], dtype=X.dtype)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = np.asarray(result.loss_curve)
+        self.history_ = fit_history(result, X.dtype)
         if self.record_history:
-            self.history_ = np.asarray(result.history[:, :n_samples], dtype=X.dtype)
+            self.latent_history_ = np.asarray(result.history[:, :n_samples],
+                                              dtype=X.dtype)
+        else:
+            # A refit without record_history drops the old fit's snapshots.
+            self.__dict__.pop("latent_history_", None)
         self._n_features_out = self.n_components
         self._stats = stats
         self._X_fit = X_std
