@@ -41,7 +41,7 @@ def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None)
     rows : pytree of array
         Per-sample arrays: those whose leading axis has `n_rows` rows are
         split; any other leaf (such as a fitted model riding along with the
-        data) is replicated. A node with a ``place(put_split, put_whole)``
+        data) is replicated. A node with ``place_blocks(put_split, put_whole)``
         method (a sparse design built in :func:`row_blocks` blocks) places
         its own parts.
     replicated : pytree of array
@@ -72,14 +72,14 @@ def place(rows: Any, replicated: Any, n_rows: int, *, shard: bool | None = None)
     whole = NamedSharding(mesh, PartitionSpec())
 
     def put(leaf):
-        if hasattr(leaf, "place"):
+        if hasattr(leaf, "place_blocks"):
             # A blocked structure (a sparse design): one block a device.
-            return leaf.place(lambda a: jax.device_put(a, by_rows),
+            return leaf.place_blocks(lambda a: jax.device_put(a, by_rows),
                               lambda a: jax.device_put(a, whole))
         split = np.ndim(leaf) >= 1 and np.shape(leaf)[0] == n_rows
         return jax.device_put(leaf, by_rows if split else whole)
 
-    return (jax.tree.map(put, rows, is_leaf=lambda leaf: hasattr(leaf, "place")),
+    return (jax.tree.map(put, rows, is_leaf=lambda leaf: hasattr(leaf, "place_blocks")),
             jax.device_put(replicated, whole))
 
 

@@ -100,7 +100,7 @@ class SparseDesign:
         """Number of row blocks."""
         return self.values.shape[0]
 
-    def place(self, put_split, put_whole) -> "SparseDesign":
+    def place_blocks(self, put_split, put_whole) -> "SparseDesign":
         """This design with its blocks split by `put_split` (one a device) and
         its column vectors put whole by `put_whole` (see :mod:`.placement`)."""
         return SparseDesign(*(put_split(a) for a in (self.values, self.columns,
