@@ -302,23 +302,23 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
     fresh = opt_state is None
     if fresh:
         opt_state = placeholder_opt_state(settings.solver, flat, problem.convex)
+    score = problem.score if problem.validation is not None else None
+    validation = None
+    if score is not None:
+        validation = jax.tree.map(partial(_as_float, dtype=dtype),
+                                  tuple(problem.validation))
     # Moved to the devices once, not at every chunk (on CPU without a copy
     # when NumPy's buffer is suitably aligned); with several devices the rows
     # are split among them and the state replicated. Committed, like the state
     # each chunk returns, so that every chunk call matches one entry of the
-    # compiled function's cache.
-    (data, weights), state = placement.place(
+    # compiled function's cache. The held-out rows are few: they go whole to
+    # every device, with the state.
+    (data, weights), (state, validation) = placement.place(
         (jax.tree.map(partial(_as_float, dtype=dtype), problem.data),
          np.asarray(problem.weights, dtype)),
-        initial_state(flat, opt_state, seed, dtype, settings.reference,
-                      settings.learning_rate), n_rows)
+        (initial_state(flat, opt_state, seed, dtype, settings.reference,
+                       settings.learning_rate), validation), n_rows)
     hyper = {k: np.asarray(v, dtype) for k, v in problem.hyper.items()}
-    score = problem.score if problem.validation is not None else None
-    validation = None
-    if score is not None:
-        # Few rows, scored whole on one device.
-        validation = placement.place_whole(jax.tree.map(
-            partial(_as_float, dtype=dtype), tuple(problem.validation)))
     controls = Controls(np.asarray(settings.power_t, dtype),
                         np.asarray(settings.warmup_fraction, dtype),
                         np.int32(settings.n_iter_no_change))
