@@ -67,8 +67,8 @@ class GradientFitMixin:
     """The one route from an estimator to the engine.
 
     Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
-    ``random_state`` and ``verbose`` (and may define ``batch_size`` and
-    ``record_history``).
+    ``random_state`` and ``verbose`` (and may define ``rtol``, ``batch_size``
+    and ``record_history``).
     """
 
     def _engine_settings(self, **options) -> Settings:
@@ -78,6 +78,7 @@ class GradientFitMixin:
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             tol=self.tol,
+            rtol=getattr(self, "rtol", 0.0),
             batch_size=getattr(self, "batch_size", None),
             random_state=self.random_state,
             verbose=self.verbose,

@@ -20,7 +20,8 @@ import numpy as np
 from .outcome import Status
 from .solvers import make_optimizer, solver_spec
 
-__all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "Layout", "LoopState",
+__all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "PROGRESS_WINDOW", "Layout",
+           "LoopState",
            "initial_state", "placeholder_opt_state", "run_chunk"]
 
 # An objective that grows this many times above its starting value (or above
@@ -33,6 +34,10 @@ _N_ITER_NO_CHANGE = 5
 # iterations can make no further progress in the working precision.
 _N_STALL = 10
 _STALL_ULPS = 4
+# The relative-progress test (``rtol``) compares the objective with its value
+# this many iterations earlier: over one iteration a quasi-Newton solver's
+# decrease jumps about, over ten it measures how fast the fit still improves.
+PROGRESS_WINDOW = 10
 # Iterations per compiled chunk: long enough to hide dispatch, short enough
 # for progress reports and for small `max_iter` to waste little work.
 DEFAULT_CHUNK_SIZE = 256
@@ -58,6 +63,9 @@ class LoopState(NamedTuple):
     # The objective's reference level for divergence: its first value, or
     # one carried over from earlier calls (NaN until known).
     reference: jax.Array
+    # The objective at the last PROGRESS_WINDOW evaluations, oldest first
+    # (NaN until evaluated), for the relative-progress test.
+    recent: jax.Array
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ def initial_state(flat, opt_state, seed, dtype, reference=None) -> LoopState:
         n_iter=np.int32(0),
         status=np.int32(int(Status.RUNNING)),
         reference=np.asarray(np.nan if reference is None else reference, dtype),
+        recent=np.full(PROGRESS_WINDOW, np.nan, dtype),
     )
 
 
@@ -139,14 +148,21 @@ def _tree_where(condition, on_true, on_false):
     return jax.tree.map(lambda t, f: jnp.where(condition, t, f), on_true, on_false)
 
 
-def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
-    """Evaluate at the current point; step unless the gradient is already small.
+def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter):
+    """Evaluate at the current point; step unless it already passes a stopping test.
 
-    Returns the new state, whether the gradient test holds, and whether a
-    monotone solver has stalled.
+    The tests: every gradient component at most `tol` in absolute value, or
+    (with a positive `rtol`) an objective that has fallen by at most `rtol`
+    times its value per iteration on average over the last
+    :data:`PROGRESS_WINDOW` iterations.
+    Returns the new state, whether a test holds, and whether a monotone
+    solver has stalled.
     """
     value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
-    converged = (_inf_norm(grad) <= tol) & (state.n_iter >= min_iter)
+    oldest = state.recent[0]
+    slow = ((rtol > 0) & ~jnp.isnan(oldest)
+            & (oldest - value <= PROGRESS_WINDOW * rtol * jnp.abs(value)))
+    converged = ((_inf_norm(grad) <= tol) | slow) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
         grad, state.opt_state, state.params, value=value, grad=grad, value_fn=fun)
     params = _apply(state.params, updates)
@@ -158,9 +174,10 @@ def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter):
     n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
     stalled = (solver_spec(solver).monotone & ~converged
                & ((n_no_improve >= _N_STALL) | jnp.all(params == state.params)))
+    recent = jnp.concatenate([state.recent[1:], value[None]])
     state = state._replace(params=params, opt_state=opt_state, value=value, grad=grad,
                            best=jnp.minimum(state.best, value),
-                           n_no_improve=n_no_improve)
+                           n_no_improve=n_no_improve, recent=recent)
     return state, converged, stalled
 
 
@@ -237,8 +254,8 @@ def _diverged(state, new, converged, full_batch):
 @partial(jax.jit, static_argnames=(
     "objective", "layout", "solver", "batch_size", "chunk_size", "record_history"),
     compiler_options=COMPILER_OPTIONS)
-def run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
-              fresh, limit,
+def run_chunk(state, data, weights, hyper, learning_rate, tol, rtol, max_iter,
+              min_iter, fresh, limit,
               *, objective, layout, solver, batch_size, chunk_size,
               record_history):
     """Up to `limit` (at most `chunk_size`) iterations; one compiled function per
@@ -274,7 +291,7 @@ def run_chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_ite
         state, i, losses, history = carry
         if batch_size is None:
             new, converged, stalled = _full_batch_iteration(
-                state, optimizer, fun, tol, solver, min_iter)
+                state, optimizer, fun, tol, rtol, solver, min_iter)
         else:
             new, converged, stalled = _epoch_iteration(
                 state, optimizer, loss, data, weights, tol, batch_size)
