@@ -8,9 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from sklearn.datasets import make_swiss_roll
+from sklearn.datasets import make_s_curve, make_swiss_roll
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression
 from sklearn.manifold import Isomap, LocallyLinearEmbedding, trustworthiness
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -412,3 +413,118 @@ def test_random_init_unfolds_from_a_flat_start():
     assert np.std(model.embedding_) > 10 * 0.01
     X_std = StandardScaler().fit_transform(X)
     assert trustworthiness(X_std, model.embedding_, n_neighbors=10) > 0.95
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "quartic", "student",
+                                    lambda d2: 1.0 / (1.0 + d2) ** 2])
+@pytest.mark.parametrize("loss", ["squared_error", "huber"])
+@pytest.mark.parametrize("loo", [True, False])
+def test_fused_gradient_matches_autodiff_of_the_plain_objective(kernel, loss, loo,
+                                                                 monkeypatch):
+    # 96 rows in blocks of 32, the last 6 of zero weight (padding); spread so
+    # that quartic supports hold some neighbours and the last point lies
+    # outside all of them (its weights fall back to the nearest point).
+    monkeypatch.setattr(_reconstruction, "FUSED_BLOCK", 32)
+    rng = np.random.default_rng(7)
+    Z = rng.uniform(-3, 3, size=(96, 2))
+    Z[89] = [30.0, 0.0]
+    X = rng.normal(size=(96, 5))
+    weights = (np.arange(96) < 90).astype(float)
+    hyper = {"alpha": 0.05, "epsilon": 0.5}
+    objective = _reconstruction.UKRObjective(kernel, loss, loo)
+    with jax.enable_x64(True):
+        args = (jnp.asarray(X), jnp.asarray(weights), hyper)
+
+        def plain(Z_, X_, w_, hyper_):
+            losses = ukr_module.reconstruction_losses(
+                Z_, X_, w_, hyper_, kernel=kernel, loss=loss, loo=loo)
+            return (jnp.sum(w_ * losses) / jnp.sum(w_)
+                    + hyper_["alpha"] * jnp.sum(w_ * jnp.sum(Z_**2, axis=1))
+                    / jnp.sum(w_))
+
+        fused_value, fused_grad = jax.jit(jax.value_and_grad(objective))(
+            jnp.asarray(Z), *args)
+        plain_value, plain_grad = jax.jit(jax.value_and_grad(plain))(
+            jnp.asarray(Z), *args)
+        value_only = jax.jit(objective)(jnp.asarray(Z), *args)
+    assert float(fused_value) == pytest.approx(float(plain_value), rel=1e-12)
+    assert float(value_only) == pytest.approx(float(plain_value), rel=1e-12)
+    # Sums in another order: rounding of float64, scaled by the largest entry.
+    scale = float(jnp.max(jnp.abs(plain_grad)))
+    np.testing.assert_allclose(fused_grad, plain_grad, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_array_equal(np.asarray(fused_grad)[90:], 0.0)
+
+
+def _true_coordinates(name, n_samples):
+    if name == "swiss_roll_with_hole":
+        X, t = make_swiss_roll(n_samples, hole=True, random_state=0)
+        return X, np.c_[t, X[:, 1]]
+    if name == "s_curve":
+        X, t = make_s_curve(n_samples, random_state=0)
+        return X, np.c_[t, X[:, 1]]
+    return make_saddle(n_samples, random_state=0)
+
+
+@pytest.mark.parametrize("name", ["swiss_roll_with_hole", "s_curve", "saddle"])
+def test_default_init_unfolds_curved_manifolds(name):
+    # The global layout: the true coordinates are nearly a linear function of
+    # the embedding. A start from PCA leaves these folded (0.49, 0.62, 0.58);
+    # Isomap with its best neighbourhood reaches 0.94, 1.00, 0.95.
+    X, T = _true_coordinates(name, 1000)
+    model = UKR(random_state=0).fit(X)
+    r2 = LinearRegression().fit(model.embedding_, T).score(model.embedding_, T)
+    assert r2 >= 0.93
+    # The auto start is the candidate of smallest leave-one-out error, so it
+    # is no worse than the start from PCA by that measure.
+    X_std = StandardScaler().fit_transform(X)
+    starts = {init: ukr_module._init.initial_latents(UKR(init=init), X_std)
+              for init in ("auto", "pca")}
+    errors = {init: float(np.mean(_reconstruction.map_to_data(
+        Z, Z, X_std, kernel="gaussian", loss="squared_error", epsilon=0.1,
+        target=X_std, leave_out=True)[1])) for init, Z in starts.items()}
+    assert errors["auto"] <= errors["pca"]
+
+
+def test_auto_init_is_isomap_and_places_rows_beyond_the_limit_as_isomap_does(
+        monkeypatch):
+    X, _ = _true_coordinates("s_curve", 600)
+    X_std = StandardScaler().fit_transform(X)
+    first = ukr_module._init._isomap_embeddings(X_std, 2)
+    np.testing.assert_array_equal(first[0], ukr_module._init._isomap_embeddings(
+        X_std, 2)[0])
+    # Above the row limit the graph holds evenly spaced rows and the others
+    # are placed as Isomap.transform places new points.
+    monkeypatch.setattr(ukr_module._init, "_AUTO_MAX_ROWS", 400)
+    embeddings = ukr_module._init._isomap_embeddings(X_std, 2)
+    base = np.unique(np.linspace(0, 599, 400).astype(int))
+    others = np.setdiff1d(np.arange(600), base)
+    for k, ours in zip(ukr_module._init._AUTO_NEIGHBORS, embeddings, strict=True):
+        isomap = Isomap(n_neighbors=k, n_components=2, eigen_solver="dense")
+        theirs = np.empty_like(ours)
+        theirs[base] = isomap.fit_transform(X_std[base])
+        theirs[others] = isomap.transform(X_std[others])
+        # Eigenvectors are defined up to sign.
+        signs = np.sign(np.sum(ours * theirs, axis=0))
+        scale = np.abs(theirs).max()
+        np.testing.assert_allclose(ours * signs, theirs, rtol=0, atol=1e-6 * scale)
+
+
+def test_relative_progress_rule_stops_where_a_numpy_loop_over_the_curve_says():
+    X, _ = saddle(200, seed=12)
+    rtol = 2e-3
+    model = UKR(init="pca", tol=0.0, rtol=rtol, random_state=0).fit(X)
+    curve = model.loss_curve_
+    X_std = (X - X.mean(axis=0)) / X.std(axis=0)
+    objective = _reconstruction.UKRObjective("gaussian", "squared_error", True)
+    with jax.enable_x64(True):
+        final = float(objective(jnp.asarray(model.embedding_), jnp.asarray(X_std),
+                                jnp.ones(len(X)), {"alpha": 0.0, "epsilon": 0.1}))
+    values = np.append(curve, final)
+    window = 10
+    progress = (values[:-window] - values[window:]) / np.abs(values[window:])
+    # Stopped at the first evaluation whose mean progress per iteration over
+    # the last ten is at most rtol, and not before.
+    assert len(values) > window
+    assert progress[-1] <= window * rtol * (1 + 1e-9)
+    assert np.all(progress[:-1] > window * rtol)
+    assert model.n_iter_ < model.max_iter

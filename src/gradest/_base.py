@@ -74,7 +74,7 @@ class GradientFitMixin:
     Subclasses define ``solver``, ``learning_rate``, ``max_iter``, ``tol``,
     ``random_state``, ``verbose``, ``learning_rate_schedule``, ``power_t``,
     ``warmup_fraction``, ``n_iter_no_change`` and ``callbacks`` (and may define
-    ``batch_size``, ``shuffle`` and ``record_history``).
+    ``rtol``, ``batch_size``, ``shuffle`` and ``record_history``).
     """
 
     def _engine_settings(self, **options) -> Settings:
@@ -84,6 +84,7 @@ class GradientFitMixin:
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             tol=self.tol,
+            rtol=getattr(self, "rtol", 0.0),
             batch_size=getattr(self, "batch_size", None),
             random_state=self.random_state,
             verbose=self.verbose,

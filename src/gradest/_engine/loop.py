@@ -21,9 +21,10 @@ from .schedules import ADAPTIVE_FACTOR, ADAPTIVE_MIN_RATE, scheduled_rate
 from .solvers import make_optimizer, solver_spec
 from .sparse import take_rows
 
-__all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "SMALL_PROBLEM", "Controls",
-           "Layout", "LoopState", "chunk_function", "compiled_count",
-           "initial_state", "placeholder_opt_state", "run_chunk", "run_small_chunk"]
+__all__ = ["COMPILER_OPTIONS", "DEFAULT_CHUNK_SIZE", "PROGRESS_WINDOW",
+           "SMALL_PROBLEM", "Controls", "Layout", "LoopState", "chunk_function",
+           "compiled_count", "initial_state", "placeholder_opt_state", "run_chunk",
+           "run_small_chunk"]
 
 # An objective that grows this many times above its starting value (or above
 # 1, whichever is larger) is diverging; waiting for an overflow wastes steps.
@@ -33,6 +34,10 @@ _EXPLOSION_FACTOR = 1e8
 # iterations can make no further progress in the working precision.
 _N_STALL = 10
 _STALL_ULPS = 4
+# The relative-progress test (``rtol``) compares the objective with its value
+# this many iterations earlier: over one iteration a quasi-Newton solver's
+# decrease jumps about, over ten it measures how fast the fit still improves.
+PROGRESS_WINDOW = 10
 # Iterations per compiled chunk: long enough to hide dispatch, short enough
 # for progress reports and for small `max_iter` to waste little work.
 DEFAULT_CHUNK_SIZE = 256
@@ -77,6 +82,9 @@ class LoopState(NamedTuple):
     best_params: jax.Array
     best_iter: jax.Array
     n_score_stale: jax.Array
+    # The objective at the last PROGRESS_WINDOW evaluations, oldest first
+    # (NaN until evaluated), for the relative-progress test.
+    recent: jax.Array
 
 
 class Controls(NamedTuple):
@@ -211,6 +219,7 @@ def initial_state(flat, opt_state, seed, dtype, reference=None,
         best_params=np.array(flat),
         best_iter=np.int32(0),
         n_score_stale=np.int32(0),
+        recent=np.full(PROGRESS_WINDOW, np.nan, dtype),
     )
 
 
@@ -224,22 +233,31 @@ def _tree_where(condition, on_true, on_false):
     return jax.tree.map(lambda t, f: jnp.where(condition, t, f), on_true, on_false)
 
 
-def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter, nonsmooth,
-                          step):
-    """Evaluate at the current point; step unless it is already optimal enough.
+def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter,
+                          nonsmooth, step):
+    """Evaluate at the current point; step unless it already passes a stopping test.
 
     `fun` is the smooth part of the objective; `nonsmooth` the penalty's
     nonsmooth part, whose proximal map (with `step`) follows the solver's
     step unless the solver takes proximal steps itself. The optimality
     measure is the largest component of the subdifferential residual (the
     gradient, for a smooth objective), which is what the state records as
-    its gradient. Returns the new state, whether the optimality test holds,
-    and whether a monotone solver has stalled.
+    its gradient. The tests: every component of it at most `tol` in
+    absolute value, or (with a positive `rtol`) an objective that has
+    fallen by at most `rtol` times its value per iteration on average over
+    the last :data:`PROGRESS_WINDOW` iterations. Returns the new state,
+    whether a test holds, and whether a monotone solver has stalled.
     """
     smooth_value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
     value = smooth_value + nonsmooth.value(state.params)
     residual = nonsmooth.residual(state.params, grad)
-    converged = (_inf_norm(residual) <= tol) & (state.n_iter >= min_iter)
+    oldest = state.recent[0]
+    # Only a fall counts as slow progress: a first-order solver's objective
+    # may rise over the window and fall again, which is no convergence.
+    fall = oldest - value
+    slow = ((rtol > 0) & ~jnp.isnan(oldest) & (fall >= 0)
+            & (fall <= PROGRESS_WINDOW * rtol * jnp.abs(value)))
+    converged = ((_inf_norm(residual) <= tol) | slow) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
         grad, state.opt_state, state.params, value=smooth_value, grad=grad,
         value_fn=fun)
@@ -255,9 +273,10 @@ def _full_batch_iteration(state, optimizer, fun, tol, solver, min_iter, nonsmoot
     n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
     stalled = (solver_spec(solver).monotone & ~converged
                & ((n_no_improve >= _N_STALL) | jnp.all(params == state.params)))
+    recent = jnp.concatenate([state.recent[1:], value[None]])
     state = state._replace(params=params, opt_state=opt_state, value=value,
                            grad=residual, best=jnp.minimum(state.best, value),
-                           n_no_improve=n_no_improve)
+                           n_no_improve=n_no_improve, recent=recent)
     return state, converged, stalled
 
 
@@ -363,8 +382,8 @@ def _validate(state, new, score, layout, validation, hyper, tol, n_iter):
     ), value
 
 
-def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
-           fresh, limit, controls, validation,
+def _chunk(state, data, weights, hyper, learning_rate, tol, rtol, max_iter,
+           min_iter, fresh, limit, controls, validation,
            *, objective, layout, solver, convex, batch_size, chunk_size,
            record_history, penalty=None, penalized=(), schedule="constant",
            shuffle=True, score=None):
@@ -429,8 +448,8 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, max_iter, min_iter,
         if full_batch:
             rate = rate_at(state, state.n_iter, max_iter)
             new, converged, stalled = _full_batch_iteration(
-                state, optimizer_with(rate), fun, tol, solver, min_iter, nonsmooth,
-                rate)
+                state, optimizer_with(rate), fun, tol, rtol, solver, min_iter,
+                nonsmooth, rate)
             new = new._replace(rate=rate)
         else:
             def optimizer_at(step, n_batches):

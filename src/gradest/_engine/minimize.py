@@ -142,6 +142,13 @@ class Settings:
         stop once the epoch's mean objective has not improved by
         ``tol * max(1, |best|)`` for `n_iter_no_change` epochs in a row.
         With a validation score: the improvement it must make.
+        ``tol * max(1, |best|)`` for 5 epochs in a row.
+    rtol : float
+        Full batch only: also stop once the objective has fallen by at most
+        ``rtol * |value|`` per iteration, on average over the last
+        :data:`~gradest._engine.loop.PROGRESS_WINDOW` (10) iterations: the
+        relative progress of a fit whose gradient test is out of reach; 0
+        turns the test off.
     batch_size : int or None
         None for full-batch steps, else shuffled mini-batches of that size.
     random_state : int, RandomState or None
@@ -187,6 +194,7 @@ class Settings:
     learning_rate: float = 0.05
     max_iter: int = 1000
     tol: float = 0.0
+    rtol: float = 0.0
     batch_size: int | None = None
     random_state: Any = None
     verbose: int = 0
@@ -323,8 +331,10 @@ def _prepare(problem: Problem, settings: Settings, opt_state: Any) -> _Run:
                         np.asarray(settings.warmup_fraction, dtype),
                         np.int32(settings.n_iter_no_change))
     penalized = () if problem.penalty is None else tuple(problem.penalized)
+    loop_rtol = 0.0 if settings.fixed_steps else float(settings.rtol)
     scalars = (np.asarray(settings.learning_rate, dtype), np.asarray(loop_tol, dtype),
-               np.int32(settings.max_iter), np.int32(settings.min_iter))
+               np.asarray(loop_rtol, dtype), np.int32(settings.max_iter),
+               np.int32(settings.min_iter))
     static = dict(objective=problem.objective, layout=layout, solver=settings.solver,
                   convex=problem.convex, batch_size=batch_size,
                   chunk_size=settings.chunk_size,
