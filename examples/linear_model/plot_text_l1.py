@@ -59,8 +59,10 @@ print("the start of the first one:", documents[0][:60], "...")
 # ---------------
 # :class:`~sklearn.feature_extraction.text.TfidfVectorizer` counts the words
 # of each document and weights them by their inverse document frequency.
-# Its output is a sparse matrix; gradest standardises every column before
-# fitting, so rare words are on the same footing as frequent ones.
+# Its output is a sparse matrix, which the linear models take as it is:
+# gradest scales every column before fitting (so rare words are on the same
+# footing as frequent ones) and keeps the centring implicit, without ever
+# making the matrix dense.
 
 train_docs, test_docs, y_train, y_test = train_test_split(
     documents, labels, test_size=0.3, random_state=0, stratify=labels)
@@ -68,9 +70,6 @@ vectorizer = TfidfVectorizer()
 X_train = vectorizer.fit_transform(train_docs)
 X_test = vectorizer.transform(test_docs)
 print(f"{X_train.shape[1]} terms, {X_train.nnz / np.prod(X_train.shape):.1%} nonzero")
-# TODO: pass the sparse matrices directly once the linear models accept
-# sparse input; until then they are densified here.
-X_train, X_test = X_train.toarray(), X_test.toarray()
 
 # %%
 # The L1 path
