@@ -90,7 +90,10 @@ def test_padding_rows_of_zero_weight_change_no_result(Estimator, data, solver,
     padded = fit_quietly(Estimator(solver=solver, max_iter=2000), X, y)
     monkeypatch.setattr(gradest.linear_model._fit, "bucket_rows", lambda n, **_: n)
     exact = fit_quietly(Estimator(solver=solver, max_iter=2000), X, y)
-    assert padded.n_iter_ == exact.n_iter_
+    # The same iterates up to rounding: the stopping test may flip one
+    # iteration earlier or later where the gradient ends within rounding of
+    # tol (L-BFGS on breast cancer: 48 or 49).
+    assert abs(padded.n_iter_ - exact.n_iter_) <= 1
     # Padding only changes the order of the additions in each pass: the
     # gradients differ by rounding (about eps per term), and the solution by
     # that much times the condition number of the standardised problem. A
@@ -99,6 +102,22 @@ def test_padding_rows_of_zero_weight_change_no_result(Estimator, data, solver,
     kappa = np.linalg.cond(X_std.T @ X_std)
     rtol = 100 * kappa * np.finfo(np.float64).eps
     scale = np.max(np.abs(exact.coef_))
+    if padded.n_iter_ != exact.n_iter_:
+        # Stopped at different iterates, each with every gradient component
+        # of the mean objective at most tol: two such points are at most
+        # 2 sqrt(p) tol / lambda_min apart in standardised units (lambda_min
+        # of the objective's Hessian there), 1 / std(x) times more in the
+        # units of X.
+        A = np.c_[X_std, np.ones(len(y))]
+        if Estimator is GradLogisticRegression:
+            p = exact.predict_proba(X)[:, 1]
+            hessian = (A.T * (p * (1 - p))) @ A / len(y)
+            hessian[:-1, :-1] += np.eye(X.shape[1]) / (exact.C * len(y))
+        else:
+            hessian = A.T @ A / len(y)
+        lambda_min = np.linalg.eigvalsh(hessian)[0]
+        step = 2 * np.sqrt(A.shape[1]) * exact.tol / lambda_min
+        rtol = max(rtol, step / np.min(X.std(axis=0)) / scale)
     np.testing.assert_allclose(padded.coef_, exact.coef_, rtol=rtol,
                                atol=rtol * scale)
     np.testing.assert_allclose(padded.intercept_, exact.intercept_, rtol=rtol,
