@@ -715,3 +715,9 @@ from workflows import WORKFLOW_CALLS, WORKFLOW_CASES  # noqa: E402
 
 CASES.update(WORKFLOW_CASES)
 CALLS.update(WORKFLOW_CALLS)
+
+# UKR against the manifold learners on real and synthetic data.
+from ukr_real import UKR_REAL_CALLS, UKR_REAL_CASES  # noqa: E402
+
+CASES.update(UKR_REAL_CASES)
+CALLS.update(UKR_REAL_CALLS)
