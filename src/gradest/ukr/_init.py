@@ -129,8 +129,12 @@ def _isomap_embeddings(X: np.ndarray, n_components: int) -> list[np.ndarray]:
         embedding = np.empty((n_samples, n_components))
         embedding[base] = kernel_pca.fit_transform(-0.5 * geodesic**2)
         if others.size:
-            through = (geodesic[other_indices[:, :k]]
-                       + other_distances[:, :k, None]).min(axis=1)
+            # Geodesic distance through the nearest of its k graph neighbours,
+            # one neighbour at a time: all at once would hold k copies.
+            through = np.full((others.size, base.size), np.inf)
+            for j in range(k):
+                np.minimum(through, geodesic[other_indices[:, j]]
+                           + other_distances[:, j, None], out=through)
             embedding[others] = kernel_pca.transform(-0.5 * through**2)
         if np.all(np.isfinite(embedding)):
             embeddings.append(embedding)
