@@ -731,3 +731,8 @@ from lasso import LASSO_CALLS, LASSO_CASES  # noqa: E402
 
 CASES.update(LASSO_CASES)
 CALLS.update(LASSO_CALLS)
+# UKR against the manifold learners on real and synthetic data.
+from ukr_real import UKR_REAL_CALLS, UKR_REAL_CASES  # noqa: E402
+
+CASES.update(UKR_REAL_CASES)
+CALLS.update(UKR_REAL_CALLS)

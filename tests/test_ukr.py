@@ -512,7 +512,7 @@ def test_auto_init_is_isomap_and_places_rows_beyond_the_limit_as_isomap_does(
 def test_relative_progress_rule_stops_where_a_numpy_loop_over_the_curve_says():
     X, _ = saddle(200, seed=12)
     rtol = 2e-3
-    model = UKR(init="pca", tol=0.0, rtol=rtol, random_state=0).fit(X)
+    model = UKR(init="pca", alpha=0.0, tol=0.0, rtol=rtol, random_state=0).fit(X)
     curve = model.loss_curve_
     X_std = (X - X.mean(axis=0)) / X.std(axis=0)
     objective = _reconstruction.UKRObjective("gaussian", "squared_error", True)
@@ -528,3 +528,32 @@ def test_relative_progress_rule_stops_where_a_numpy_loop_over_the_curve_says():
     assert progress[-1] <= window * rtol * (1 + 1e-9)
     assert np.all(progress[:-1] > window * rtol)
     assert model.n_iter_ < model.max_iter
+
+
+def test_auto_alpha_is_the_stated_fraction_and_small_on_a_manifold():
+    X, _ = saddle(150, seed=13)
+    X_std = StandardScaler().fit_transform(X)
+    Z0 = ukr_module._init.initial_latents(UKR(), X_std)
+    # Plain NumPy: leave-one-out error, error of the mean, spread of the start.
+    error = np.mean(0.5 * np.sum(
+        (X_std - numpy_nadaraya_watson(Z0, Z0, X_std, exclude_self=True)) ** 2, axis=1))
+    baseline = np.mean(0.5 * np.sum(X_std**2, axis=1))
+    spread = np.mean(np.sum(Z0**2, axis=1))
+    expected = 0.25 * error**2 / (baseline * spread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = UKR(max_iter=5).fit(X)
+        collapsed = UKR(init="random", random_state=0, max_iter=5).fit(X)
+    assert model.alpha_ == pytest.approx(expected, rel=1e-9)
+    # Measured at the auto start whatever the init.
+    assert collapsed.alpha_ == pytest.approx(expected, rel=1e-9)
+    # A surface leaves about 1 % unexplained: the penalty starts below 1 %
+    # of the error.
+    assert error / baseline < 0.02
+    assert model.alpha_ * spread < 0.01 * error
+    # Clustered data, which neighbours reconstruct only in part, get a larger one.
+    blobs = np.random.default_rng(0).normal(size=(150, 3)) + np.repeat(
+        np.eye(3) * 4, 50, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert UKR(max_iter=5).fit(blobs).alpha_ > 10 * model.alpha_

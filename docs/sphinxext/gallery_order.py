@@ -20,6 +20,7 @@ _EXAMPLES = [
     # Unsupervised kernel regression
     "plot_ukr_saddle.py",
     "plot_ukr_manifold_comparison.py",
+    "plot_ukr_digits_umap.py",
 ]
 
 

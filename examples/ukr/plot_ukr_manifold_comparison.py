@@ -7,11 +7,13 @@ Two classic curved surfaces, the swiss roll and the S-curve, embedded in two
 dimensions by :class:`~sklearn.decomposition.PCA`,
 :class:`~sklearn.manifold.Isomap`,
 :class:`~sklearn.manifold.LocallyLinearEmbedding` and
-:class:`~gradest.UKR`, the latter both from its default start (principal
-components) and from an Isomap embedding. We compare the embeddings by eye
-and by two numbers: trustworthiness, which asks whether neighbours in the
-embedding are neighbours in the data, and reconstruction error, which asks
-whether the embedding can be mapped back to the data. Every method also
+:class:`~gradest.UKR`, the latter both from its default start (the principal
+components or one of several Isomap embeddings, whichever has the smaller
+leave-one-out error) and from an Isomap embedding of 10 neighbours. We
+compare the embeddings by eye and by two numbers: trustworthiness, which
+asks whether neighbours in the embedding are neighbours in the data, and
+reconstruction error, which asks whether the embedding can be mapped back to
+the data. Every method also
 projects held-out points that it did not see during the fit.
 """
 
@@ -104,12 +106,11 @@ for data_name, (X_train, _, X_test, _) in datasets.items():
 # top of each other. Isomap unrolls the S-curve almost perfectly; on the
 # swiss roll, 300 points are few for a graph of 10 neighbours, the graph
 # takes a short cut across the roll and the embedding closes into a ring. UKR
-# moves every latent point to reconstruct the data better, from a flattened
-# (principal components) or unrolled (Isomap) start. Its latent space keeps
-# neighbours together, but nothing in its objective asks for one flat sheet:
-# from the principal components it breaks the roll into patches laid side by
-# side, each of them well ordered, and from Isomap's start it keeps Isomap's
-# global layout.
+# moves every latent point to reconstruct the data better, from its default
+# start (the principal components or one of several Isomap embeddings,
+# whichever reconstructs the data better by leave-one-out) or from Isomap's
+# with 10 neighbours. Its latent space keeps neighbours together, and from an
+# unrolled start it keeps that start's global layout.
 
 method_names = list(make_methods())
 fig, axes = plt.subplots(2, len(method_names), figsize=(15, 6))

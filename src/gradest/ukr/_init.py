@@ -10,7 +10,8 @@ from sklearn.utils.extmath import svd_flip
 
 from ._reconstruction import map_to_data
 
-__all__ = ["initial_latents", "latent_reach", "nearest_rows", "neighbour_starts"]
+__all__ = ["auto_alpha", "initial_latents", "latent_reach", "nearest_rows",
+           "neighbour_starts"]
 
 # Scales tried for an initial embedding, in units of n_samples ** (1 /
 # n_components) times its spread: that many bandwidths span it, so that
@@ -36,15 +37,24 @@ _AUTO_NEIGHBORS = (5, 10, 20, 30)
 # than n ** 2 time: above this many rows they are computed on evenly spaced
 # rows and the others placed by their geodesic distances to them.
 _AUTO_MAX_ROWS = 1500
+# alpha="auto": the penalty at the start, as a fraction of the leave-one-out
+# error times the fraction of the data it leaves unexplained. A quarter
+# gives about 0.01 on digits and breast cancer, where 0.01 lifted the
+# trustworthiness of the embedding from 0.969 to 0.972 and 0.939 to 0.957.
+_AUTO_ALPHA_FRACTION = 0.25
 # Elements of one block of pairwise differences in the search for the
 # nearest reconstruction (about 80 MB in float64).
 _SEARCH_BLOCK_ELEMENTS = 10_000_000
 
 
-def initial_latents(estimator, X_std):
-    """Starting latent points of shape (n_samples, n_components) for `estimator`."""
+def initial_latents(estimator, X_std, init=None):
+    """Starting latent points of shape (n_samples, n_components) for `estimator`.
+
+    From `init` when given, else from ``estimator.init``.
+    """
     n_samples, dtype = X_std.shape[0], X_std.dtype
-    init, n_components = estimator.init, estimator.n_components
+    init = estimator.init if init is None else init
+    n_components = estimator.n_components
     if isinstance(init, str) and init == "random":
         rng = check_random_state(estimator.random_state)
         shape = (n_samples, n_components)
@@ -119,8 +129,12 @@ def _isomap_embeddings(X: np.ndarray, n_components: int) -> list[np.ndarray]:
         embedding = np.empty((n_samples, n_components))
         embedding[base] = kernel_pca.fit_transform(-0.5 * geodesic**2)
         if others.size:
-            through = (geodesic[other_indices[:, :k]]
-                       + other_distances[:, :k, None]).min(axis=1)
+            # Geodesic distance through the nearest of its k graph neighbours,
+            # one neighbour at a time: all at once would hold k copies.
+            through = np.full((others.size, base.size), np.inf)
+            for j in range(k):
+                np.minimum(through, geodesic[other_indices[:, j]]
+                           + other_distances[:, j, None], out=through)
             embedding[others] = kernel_pca.transform(-0.5 * through**2)
         if np.all(np.isfinite(embedding)):
             embeddings.append(embedding)
@@ -226,3 +240,24 @@ def neighbour_starts(distances: np.ndarray, indices: np.ndarray,
     weights = np.exp(-0.5 * (scaled**2 - scaled[:, :1] ** 2))
     weights /= weights.sum(axis=1, keepdims=True)
     return np.einsum("ij,ijk->ik", weights, Z[indices]).astype(Z.dtype)
+
+
+def auto_alpha(X_std: np.ndarray, estimator, Z0: np.ndarray) -> float:
+    """The penalty weight of ``alpha="auto"`` (see UKR), from the start `Z0`.
+
+    Measured at the start ``init="auto"`` makes, whatever the `init`: a
+    start collapsed on purpose (``init="random"``) or folded (a curved
+    manifold's principal components) says little about the data.
+    """
+    if not (isinstance(estimator.init, str) and estimator.init == "auto"):
+        Z0 = initial_latents(estimator, X_std, init="auto")
+    options = dict(kernel=estimator.kernel, loss=estimator.loss,
+                   epsilon=estimator.epsilon, target=X_std)
+    error = float(np.mean(map_to_data(Z0, Z0, X_std, leave_out=True, **options)[1]))
+    # Latent points all at one place reconstruct every sample by the mean.
+    flat = np.zeros_like(Z0)
+    baseline = float(np.mean(map_to_data(flat, flat, X_std, **options)[1]))
+    spread = float(np.mean(np.sum(np.square(Z0), axis=1)))
+    if not (baseline > 0 and spread > 0 and np.isfinite(error)):
+        return 0.0
+    return _AUTO_ALPHA_FRACTION * error**2 / (baseline * spread)
