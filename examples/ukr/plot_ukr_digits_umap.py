@@ -74,9 +74,11 @@ for name, model, train, test in [
 # The embeddings
 # --------------
 # Dots: the fitted images, coloured by digit; black-edged triangles: the
-# held-out images where ``transform`` put them. Both methods separate most
-# digits; UKR's clusters touch where the images blend into each other (the
-# 1s, 7s and 9s), since its latent space must also map back to images.
+# held-out images where ``transform`` put them. UMAP pulls the digits apart
+# into islands; UKR lays them out as touching regions, with the 1s, 5s, 8s
+# and 9s overlapping in the middle, since its latent space must also map back
+# to images: its neighbourhoods are as trustworthy on the fitted images
+# (0.974 for both), less so for the held-out ones.
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
 for ax, (name, r) in zip(axes, results.items(), strict=True):
@@ -99,9 +101,9 @@ fig.tight_layout()
 # ---------------
 # Held-out images (top), UKR's reconstructions from their two latent
 # coordinates (middle) and UMAP's (bottom). UKR's map back is a kernel
-# regression on the training images, so its reconstructions look like
-# digits of the same kind; UMAP's inverse interpolates between embedded
-# points and blurs more.
+# regression on the training images, a weighted mean of the images whose
+# latent points are near; over all held-out images its error is about 0.3 of
+# PCA's, UMAP's about 0.8.
 
 fig, axes = plt.subplots(3, 10, figsize=(10, 3.3))
 for column in range(10):
