@@ -23,8 +23,10 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[plot,benchmark]"
 	touch $@ $(VENV)/.demo-installed
 
+# The gallery compares UKR with UMAP, so the docs build takes the benchmark
+# extra too (the comparison libraries stay out of the runtime dependencies).
 $(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[docs,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[docs,plot,benchmark]"
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
