@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -107,3 +108,33 @@ def test_small_problems_compile_unoptimised_with_the_same_result(monkeypatch):
     # steps, but both stop at max|grad| <= 1e-9 of a standardised problem
     # whose curvature is of order 1.
     np.testing.assert_allclose(small.coef_, optimised.coef_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_garbage_collection_is_paused_in_chunks_and_restored(monkeypatch, enabled):
+    import gc
+    import importlib
+
+    minimize_module = importlib.import_module("gradest._engine.minimize")
+    seen = []
+    chunk_function = minimize_module.chunk_function
+
+    def recording_chunk_function(*sizes):
+        run_chunk = chunk_function(*sizes)
+
+        def recording(*args, **kwargs):
+            seen.append(gc.isenabled())
+            return run_chunk(*args, **kwargs)
+
+        return recording
+
+    monkeypatch.setattr(minimize_module, "chunk_function", recording_chunk_function)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        GradLinearRegression(solver="lbfgs").fit(X_CANCER, Y_CANCER.astype(float))
+        # Off inside every compiled chunk, and as the user had it after.
+        assert seen and not any(seen)
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
