@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -222,7 +221,7 @@ class LinearGradientModel(GradientFitMixin):
         # The solver that runs ("auto" resolved) decides whether a nonsmooth
         # loss is minimised through its smooth surrogate.
         solver = resolve_solver(options.get("solver", self.solver),
-                                smooth=penalty.spec is None or penalty.spec.smooth,
+                                smooth=penalty.spec.smooth,
                                 full_batch=getattr(self, "batch_size", None) is None)
         if statistics or not _needs_smoothing(objective, solver):
             result = self._minimize(fitted, params, data, weights, hyper,
@@ -379,6 +378,10 @@ def _validation_split(estimator, X, Y, sample_weight, stratify):
     (so that the folds of a search and its refit on all rows, whose row
     counts share a bucket, share compiled code).
     """
+    # Imported here, not with gradest: sklearn.model_selection costs about
+    # 30 ms, and only early stopping needs it.
+    from sklearn.model_selection import train_test_split
+
     try:
         X, X_val, Y, Y_val, w, w_val = train_test_split(
             X, Y, sample_weight, test_size=estimator.validation_fraction,

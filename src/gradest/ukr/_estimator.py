@@ -9,7 +9,6 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -351,6 +350,11 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self._reconstructions = map_to_data(
             self.embedding_, self.embedding_, X_std, kernel=self.kernel,
             loss=self.loss, epsilon=self.epsilon)[0]
+        # Imported on the first fit: sklearn.neighbors costs about 40 ms of
+        # `import gradest`, which a process using only the linear models
+        # should not pay.
+        from sklearn.neighbors import NearestNeighbors
+
         self._neighbors = NearestNeighbors(
             n_neighbors=min(_START_NEIGHBORS, n_samples)).fit(X_std)
         return self

@@ -3,8 +3,6 @@
 import numpy as np
 from scipy.sparse.csgraph import connected_components, shortest_path
 from sklearn.base import clone
-from sklearn.decomposition import KernelPCA
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import svd_flip
 
@@ -114,6 +112,10 @@ def _isomap_embeddings(X: np.ndarray, n_components: int) -> list[np.ndarray]:
     if not ks or base.size <= n_components + 1:
         return []
     k_max = max(ks)
+    # Imported here rather than with gradest (about 40 ms): see UKR.fit.
+    from sklearn.decomposition import KernelPCA
+    from sklearn.neighbors import NearestNeighbors
+
     search = NearestNeighbors(n_neighbors=k_max).fit(X[base])
     if others.size:
         other_distances, other_indices = search.kneighbors(X[others])
