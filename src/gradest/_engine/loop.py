@@ -271,7 +271,7 @@ def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter,
     improved = value < state.best - _STALL_ULPS * eps * jnp.abs(state.best)
     improved |= ~jnp.isfinite(state.best)
     n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
-    stalled = (solver_spec(solver).monotone & ~converged
+    stalled = (spec.monotone & ~converged
                & ((n_no_improve >= _N_STALL) | jnp.all(params == state.params)))
     recent = jnp.concatenate([state.recent[1:], value[None]])
     state = state._replace(params=params, opt_state=opt_state, value=value,
@@ -322,13 +322,18 @@ def _epoch_iteration(state, optimizer_at, loss, data, weights, tol, batch_size,
     (params, opt_state, last_grad, rate), values = jax.lax.scan(
         one_batch, (state.params, state.opt_state, state.grad, state.rate), batches)
     value = jnp.mean(values)
-    improved = value < state.best - tol * jnp.maximum(jnp.abs(state.best), 1)
-    improved |= ~jnp.isfinite(state.best)
-    n_no_improve = jnp.where(improved, 0, state.n_no_improve + 1)
+    n_no_improve = jnp.where(_improved(value, state.best, tol), 0,
+                             state.n_no_improve + 1)
     state = state._replace(
         params=params, opt_state=opt_state, value=value, grad=last_grad,
         best=jnp.minimum(state.best, value), n_no_improve=n_no_improve, rate=rate)
     return state, n_no_improve >= n_iter_no_change, jnp.zeros((), bool)
+
+
+def _improved(value, best, tol):
+    """Whether `value` is below `best` by ``tol * max(|best|, 1)`` (or nothing
+    is known yet): the improvement the no-change counts ask for."""
+    return (value < best - tol * jnp.maximum(jnp.abs(best), 1)) | ~jnp.isfinite(best)
 
 
 def _status(diverged, converged, stalled, done, no_improvement):
@@ -478,9 +483,7 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, rtol, max_iter,
             # Iterations without the objective improving by tol. (Only here:
             # other consumers of the objective may change how XLA fuses its
             # sums, and so its rounding.)
-            improved = (new.value < state.stale_best
-                        - tol * jnp.maximum(jnp.abs(state.stale_best), 1))
-            improved |= ~jnp.isfinite(state.stale_best)
+            improved = _improved(new.value, state.stale_best, tol)
             new = new._replace(stale_best=jnp.minimum(state.stale_best, new.value),
                                n_stale=jnp.where(improved, 0, state.n_stale + 1))
             stale = new.n_stale >= controls.n_iter_no_change
