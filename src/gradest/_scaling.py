@@ -36,6 +36,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._engine.sparse import is_sparse
+
 __all__ = ["Moments", "Standardization", "column_largest", "compute_moments",
            "fit_standardization", "identity_standardization",
            "implicit_standardization", "merge_moments", "scale_linear",
@@ -119,23 +121,18 @@ def merge_moments(a: Moments | None, b: Moments) -> Moments:
 _ZERO_SCALE = np.ldexp(1.0, -1074)
 
 
-def _power_of_two_scale(block: np.ndarray) -> np.ndarray:
+def _power_of_two_scale(block) -> np.ndarray:
     """Per column, the largest power of two at most its largest magnitude.
 
     Rows of zero weight count too, so that no scaled value exceeds 2. The
     power of two of the largest magnitude of all rows is the largest of those
     of any split into blocks, so merged moments have the scale of the whole.
+    `block` is dense or sparse (see :func:`column_largest`).
     """
-    largest = np.max(np.abs(block), axis=0, initial=0.0)
+    largest = column_largest(block)
     _, exponent = np.frexp(largest)
     # 2**(exponent - 1) <= largest < 2**exponent; 2**1023 is still finite.
     return np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
-
-
-def _is_sparse(A) -> bool:
-    import scipy.sparse
-
-    return scipy.sparse.issparse(A)
 
 
 def _stored_entry_blocks(A):
@@ -161,7 +158,7 @@ def _stored_entry_blocks(A):
 
 def column_largest(A) -> np.ndarray:
     """The largest magnitude of each column of `A` (dense or sparse), float64."""
-    if not _is_sparse(A):
+    if not is_sparse(A):
         return np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
     largest = np.zeros(A.shape[1])
     for _, columns, values in _stored_entry_blocks(A):
@@ -181,9 +178,7 @@ def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
     if total == 0:
         raise ValueError("sample_weight must have a positive sum.")
     n_columns = A.shape[1]
-    largest = column_largest(A)
-    _, exponent = np.frexp(largest)
-    scale = np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
+    scale = _power_of_two_scale(A)
     weighted_sum = np.zeros(n_columns)
     stored_weight = np.zeros(n_columns)
     stored_count = np.zeros(n_columns, np.int64)
@@ -217,7 +212,7 @@ def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
     (without duplicate entries) is read from its stored entries, never
     densified.
     """
-    if _is_sparse(A):
+    if is_sparse(A):
         return _sparse_moments(A, sample_weight)
     block_rows = max(1, _BLOCK_ELEMENTS // max(A.shape[1], 1))
     moments = None
