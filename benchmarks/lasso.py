@@ -157,7 +157,7 @@ def lasso(quick):
                                n_nonzero=shape[2], repeats=3 if quick else 5,
                                kind=kind)
         what = (f"{kind} {shape[0]:,} x {shape[1]:,}, {shape[2]} true nonzeros: "
-                "time to objective within 1e-6, warm (fista)")
+                "time to objective within 1e-6, warm (default solver)")
         ours = r["seconds"].get("gradest")
         for anchor, name in anchors:
             if anchor not in r["tol"]:

@@ -116,7 +116,7 @@ def _contender(name: str, n_train: int):
         from skglm import SparseLogisticRegression
 
         return SparseLogisticRegression(alpha=_L1_ALPHA, max_iter=50)
-    if name == "gradest L1 (fista), standardize=False":
+    if name == "gradest L1 (default: prox-newton), standardize=False":
         # skglm's objective: the L1 penalty on raw coefficients.
         from gradest import GradLogisticRegression
 
@@ -185,7 +185,7 @@ def corpus_facts(quick: bool) -> dict:
 CONTENDERS = ["gradest lbfgs L2", "gradest lbfgs L2, standardize=False",
               "gradest default", "LogisticRegression(lbfgs)",
               "SGDClassifier(log_loss)", "skglm SparseLogisticRegression",
-              "gradest L1 (fista), standardize=False"]
+              "gradest L1 (default: prox-newton), standardize=False"]
 
 
 def sparse_text(quick):

@@ -46,7 +46,15 @@ from .solvers import (
     resolve_solver,
     solver_spec,
 )
-from .sparse import SparseDesign, is_sparse, matvec, rmatvec, sparse_design, take_rows
+from .sparse import (
+    SparseDesign,
+    is_sparse,
+    matvec,
+    rmatvec,
+    sparse_design,
+    take_rows,
+    weighted_gram,
+)
 
 __all__ = [
     "AUTO", "HISTORY_KEYS", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SCHEDULES",
@@ -55,5 +63,5 @@ __all__ = [
     "bucket_rows", "float_dtype", "is_sparse", "make_optimizer", "map_row_blocks",
     "matvec", "minimize", "minimize_rows", "pad", "padded_weights",
     "resolve_solver", "rmatvec", "run_pass", "set_compilation_cache", "settle",
-    "solver_spec", "sparse_design", "take_rows",
+    "solver_spec", "sparse_design", "take_rows", "weighted_gram",
 ]

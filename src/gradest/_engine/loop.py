@@ -136,6 +136,7 @@ class _Nonsmooth(NamedTuple):
     value: Any  # flat -> scalar
     prox: Any  # (flat, step) -> flat
     residual: Any  # (flat, grad of the smooth part) -> flat
+    strengths: Any  # flat -> (l1, l2, penalized), flat vectors
 
 
 def _split_penalty(penalty, penalized, layout, hyper):
@@ -162,12 +163,29 @@ def _split_penalty(penalty, penalized, layout, hyper):
         base = tree if base is None else layout.unflatten(base)
         return layout.flatten_traced({**base, **parts}).astype(flat.dtype)
 
+    def strengths(flat):
+        # Every penalty is l1 |w| + l2 w^2 / 2 (see gradest._penalties), with
+        # strengths that broadcast against each penalised array.
+        zero = jnp.zeros_like(flat)
+
+        def each(key):
+            return mapped(lambda w: jnp.broadcast_to(hyper[key], w.shape),
+                          flat, base=zero)
+
+        marked = mapped(lambda w: jnp.ones_like(w), flat, base=zero) > 0
+        return each("l1_strength"), each("l2_strength"), marked
+
     if penalty is None or penalty.smooth:
+        def none(flat):
+            zero = jnp.zeros_like(flat)
+            return zero, zero, zero > 0
+
         return (value if penalty is not None else None), _Nonsmooth(
             value=lambda flat: jnp.zeros((), flat.dtype),
-            prox=lambda flat, step: flat, residual=lambda flat, grad: grad)
+            prox=lambda flat, step: flat, residual=lambda flat, grad: grad,
+            strengths=none)
     return None, _Nonsmooth(
-        value=value,
+        value=value, strengths=strengths,
         # `step` is a scalar or one per parameter.
         prox=lambda flat, step: mapped(
             lambda w, s: penalty.prox(w, s, hyper), flat,
@@ -234,7 +252,7 @@ def _tree_where(condition, on_true, on_false):
 
 
 def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter,
-                          nonsmooth, step):
+                          nonsmooth, step, curvature=None):
     """Evaluate at the current point; step unless it already passes a stopping test.
 
     `fun` is the smooth part of the objective; `nonsmooth` the penalty's
@@ -245,8 +263,10 @@ def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter,
     its gradient. The tests: every component of it at most `tol` in
     absolute value, or (with a positive `rtol`) an objective that has
     fallen by at most `rtol` times its value per iteration on average over
-    the last :data:`PROGRESS_WINDOW` iterations. Returns the new state,
-    whether a test holds, and whether a monotone solver has stalled.
+    the last :data:`PROGRESS_WINDOW` iterations. `curvature` holds the
+    Hessian block and penalty strengths of a solver that
+    ``needs_curvature``. Returns the new state, whether a test holds, and
+    whether a monotone solver has stalled.
     """
     smooth_value, grad = _value_and_grad(fun, state.params, state.opt_state, solver)
     value = smooth_value + nonsmooth.value(state.params)
@@ -260,7 +280,7 @@ def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter,
     converged = ((_inf_norm(residual) <= tol) | slow) & (state.n_iter >= min_iter)
     updates, opt_state = optimizer.update(
         grad, state.opt_state, state.params, value=smooth_value, grad=grad,
-        value_fn=fun)
+        value_fn=fun, **(curvature or {}))
     params = _apply(state.params, updates)
     spec = solver_spec(solver)
     if not spec.applies_prox:
@@ -427,6 +447,22 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, rtol, max_iter,
     def fun(flat):
         return loss(flat, data, weights)
 
+    curvature = None
+    if solver_spec(solver).needs_curvature:
+        def hessian_block(flat, index):
+            block = objective.hessian_block(layout.unflatten(flat), data, weights,
+                                            hyper, index)
+            if smooth_penalty is None:
+                return block
+            # A smooth penalty is separable: its Hessian is the diagonal
+            # that one product with ones gives.
+            _, diagonal = jax.jvp(jax.grad(smooth_penalty), (flat,),
+                                  (jnp.ones_like(flat),))
+            return block + jnp.diag(diagonal[index])
+
+        curvature = {"hessian_block": hessian_block,
+                     "strengths": nonsmooth.strengths(state.params)}
+
     def rate_at(state, step, total):
         if adaptive:
             return state.rate
@@ -454,7 +490,7 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, rtol, max_iter,
             rate = rate_at(state, state.n_iter, max_iter)
             new, converged, stalled = _full_batch_iteration(
                 state, optimizer_with(rate), fun, tol, rtol, solver, min_iter,
-                nonsmooth, rate)
+                nonsmooth, rate, curvature)
             new = new._replace(rate=rate)
         else:
             def optimizer_at(step, n_batches):

@@ -121,6 +121,14 @@ class Problem:
         """Whether the objective declares itself convex (default: not)."""
         return bool(getattr(self.objective, "convex", False))
 
+    @property
+    def curvature(self) -> bool:
+        """Whether the objective gives its Hessian on a few coordinates
+        (``hessian_block``, where ``has_curvature(params)`` says it applies),
+        as the solvers that ``needs_curvature`` require."""
+        has_curvature = getattr(self.objective, "has_curvature", None)
+        return bool(has_curvature is not None and has_curvature(self.params))
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -468,7 +476,7 @@ def minimize(problem: Problem, settings: Settings, *,
     dtype = float_dtype(problem.weights.dtype)
     settings = settings.with_options(solver=resolve_solver(
         settings.solver, smooth=problem.smooth,
-        full_batch=settings.batch_size is None))
+        full_batch=settings.batch_size is None, curvature=problem.curvature))
     with precision(dtype):
         run = _prepare(problem, settings, opt_state)
         state, records, history = _drive(run, settings, fresh=opt_state is None)

@@ -18,11 +18,17 @@ from types import ModuleType
 from typing import Any
 
 from .fista import fista
+from .proxnewton import prox_newton
 
 __all__ = ["AUTO", "SOLVERS", "SolverSpec", "make_optimizer", "resolve_solver",
            "solver_spec"]
 
 _MOMENTUM = 0.9
+# The largest working set of the proximal Newton solver: its Hessian block is
+# this square at most, of which an iteration computes only the slots in use
+# (twice the support); a larger support is still reached, by working sets
+# taken in turn, but slowly.
+_WORKING_SET = 512
 # Adam's and RMSprop's constants, stated here because the proximal steps
 # below need them too (optax's defaults).
 _ADAM_B2 = 0.999
@@ -119,6 +125,11 @@ class SolverSpec:
         Converges with a nonsmooth penalty (with the proximal map after its
         steps). A quasi-Newton model of the curvature does not: its line
         search assumes a gradient.
+    needs_curvature : bool
+        Its update takes the objective's Hessian on a few coordinates
+        (``hessian_block``) and the penalty's flat strengths
+        (``strengths``), which only some objectives give (see
+        ``Problem.curvature``).
     """
 
     name: str
@@ -133,6 +144,7 @@ class SolverSpec:
     applies_prox: bool = False
     handles_nonsmooth: bool = True
     prox_step: Callable = _constant_step
+    needs_curvature: bool = False
 
 
 def _backtracking_lbfgs(optax: ModuleType, learning_rate: object, prox) -> Any:
@@ -163,19 +175,27 @@ _TABLE = (
     # non-monotone between restarts.
     SolverSpec("fista", lambda optax, lr, prox: fista(prox), full_batch_only=True,
                uses_learning_rate=False, applies_prox=True),
+    # A line search on the model's minimiser: monotone; about ten iterations
+    # on a sparse solution, so compiling dominates a small problem.
+    SolverSpec("prox-newton", lambda optax, lr, prox: prox_newton(_WORKING_SET),
+               full_batch_only=True, uses_learning_rate=False, monotone=True,
+               applies_prox=True, needs_curvature=True, typical_iterations=20),
 )
 _BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}
 
 SOLVERS: tuple[str, ...] = tuple(_BY_NAME)
 # The estimators' default: the engine picks a solver for the problem.
 AUTO = "auto"
-# What "auto" becomes: Adam for a smooth objective (and for mini-batches),
-# FISTA for a full-batch objective with a nonsmooth penalty.
+# What "auto" becomes: Adam for a smooth objective (and for mini-batches);
+# for a full-batch objective with a nonsmooth penalty, the proximal Newton
+# method where the objective gives its curvature, else FISTA.
 _AUTO_SMOOTH = "adam"
 _AUTO_NONSMOOTH = "fista"
+_AUTO_NONSMOOTH_CURVED = "prox-newton"
 
 
-def resolve_solver(solver: str, *, smooth: bool, full_batch: bool) -> str:
+def resolve_solver(solver: str, *, smooth: bool, full_batch: bool,
+                   curvature: bool = False) -> str:
     """The solver to run: `solver`, or the engine's choice for "auto".
 
     Parameters
@@ -186,6 +206,9 @@ def resolve_solver(solver: str, *, smooth: bool, full_batch: bool) -> str:
         Whether the objective is smooth (no nonsmooth penalty).
     full_batch : bool
         Whether the solver sees the full objective at every step.
+    curvature : bool, default=False
+        Whether the objective gives its Hessian on a few coordinates, as
+        the solvers that :attr:`SolverSpec.needs_curvature` require.
 
     Returns
     -------
@@ -199,8 +222,15 @@ def resolve_solver(solver: str, *, smooth: bool, full_batch: bool) -> str:
         penalty and the objective has one.
     """
     if solver == AUTO:
-        return _AUTO_NONSMOOTH if not smooth and full_batch else _AUTO_SMOOTH
+        if smooth or not full_batch:
+            return _AUTO_SMOOTH
+        return _AUTO_NONSMOOTH_CURVED if curvature else _AUTO_NONSMOOTH
     spec = solver_spec(solver)
+    if spec.needs_curvature and not curvature:
+        raise ValueError(
+            f"solver={solver!r} needs the Hessian of a convex loss of one output "
+            "column (squared error, log-loss, a GLM family) without a "
+            "concomitant scale; use 'fista' or 'auto' for this problem.")
     if not smooth and not spec.handles_nonsmooth:
         usable = [s.name for s in _TABLE if s.handles_nonsmooth]
         raise ValueError(

@@ -222,7 +222,8 @@ class LinearGradientModel(GradientFitMixin):
         # loss is minimised through its smooth surrogate.
         solver = resolve_solver(options.get("solver", self.solver),
                                 smooth=penalty.spec.smooth,
-                                full_batch=getattr(self, "batch_size", None) is None)
+                                full_batch=getattr(self, "batch_size", None) is None,
+                                curvature=objective.has_curvature(params))
         if statistics or not _needs_smoothing(objective, solver):
             result = self._minimize(fitted, params, data, weights, hyper,
                                     opt_state=opt_state, penalty=penalty.spec,

@@ -8,11 +8,13 @@ by proximal steps.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 
-from .._engine import matvec
+from .._engine import matvec, weighted_gram
 from .._losses import (
     IDENTITY,
+    LOSSES,
     Link,
     estimates_scale,
     is_convex,
@@ -80,11 +82,66 @@ class LinearObjective:
         predictions = matvec(X, params["coef"])
         if "intercept" in params:
             predictions = predictions + params["intercept"]
+        return self._mean_loss(predictions, params, Y, weights, hyper)
+
+    def _mean_loss(self, predictions, params, Y, weights, hyper):
         scale = jnp.exp(params[SCALE_PARAM]) if self.estimates_scale else None
         width = hyper[SMOOTHING] if self.smoothed else None
         losses = sample_losses(self.loss, Y, predictions, hyper, squeeze=self.squeeze,
                                scale=scale, width=width)
         return weighted_mean(losses, weights)
+
+    def has_curvature(self, params) -> bool:
+        """Whether :meth:`hessian_block` applies: a smooth convex built-in loss
+        of one output column, without a concomitant scale (the proximal
+        Newton solver's condition; see ``SolverSpec.needs_curvature``)."""
+        return (self.convex and not self.smoothed and LOSSES[self.loss].smooth
+                and set(params) <= {"coef", "intercept"}
+                and params["coef"].shape[1] == 1)
+
+    def hessian_block(self, params, data, weights, hyper, index):
+        """The Hessian of the objective on the flat coordinates `index`.
+
+        The flat parameters are the coefficients (one output column) followed
+        by the intercept, if any, which is ``index == n_coef``. The Hessian
+        of a weighted mean loss of ``A theta`` (A the design with a column of
+        ones) is ``A' diag(h) A`` with ``h`` the weighted second derivatives
+        of the per-sample losses, so a block is the weighted Gram of a few
+        columns of A (see :func:`~gradest._engine.weighted_gram`).
+
+        Parameters
+        ----------
+        params : dict
+            ``coef`` of shape (n_coef, 1) and an optional ``intercept``.
+        data, weights, hyper
+            As for the objective.
+        index : int array of shape (k,)
+            Distinct flat coordinates.
+
+        Returns
+        -------
+        array of shape (k, k)
+        """
+        X, Y = data
+        coef = params["coef"]
+        predictions = matvec(X, coef)
+        if "intercept" in params:
+            predictions = predictions + params["intercept"]
+
+        def mean_loss(predictions):
+            return self._mean_loss(predictions, params, Y, weights, hyper)
+
+        # The per-sample losses are separate, so their Hessian in the
+        # predictions is diagonal: one product with ones gives it.
+        _, curvature = jax.jvp(jax.grad(mean_loss), (predictions,),
+                               (jnp.ones_like(predictions),))
+        is_coef = index < coef.shape[0]
+        gram, shares, total = weighted_gram(X, jnp.where(is_coef, index, -1),
+                                            curvature[:, 0])
+        return jnp.where(
+            is_coef[:, None] & is_coef[None, :], gram,
+            jnp.where(is_coef[:, None], shares[:, None],
+                      jnp.where(is_coef[None, :], shares[None, :], total)))
 
 
 @dataclass(frozen=True)

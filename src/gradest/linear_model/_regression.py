@@ -119,12 +119,16 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         Only X is standardised otherwise, and `learning_rate` counts in the
         units of y. See :ref:`standardization_targets`.
     solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
-            "lbfgs", "fista"}, default="auto"
-        Optimiser. "auto": "fista" for "l1" and "elasticnet" penalties on
-        full batches, "adam" otherwise. "lbfgs" and "fista" ignore
-        `learning_rate` and need full batches; "lbfgs" needs a
+            "lbfgs", "fista", "prox-newton"}, default="auto"
+        Optimiser. "auto": "prox-newton" for "l1" and "elasticnet"
+        penalties on full batches of a smooth convex loss with one output
+        column, "fista" for other full-batch problems with those
+        penalties, "adam" otherwise. "lbfgs", "fista" and "prox-newton"
+        ignore `learning_rate` and need full batches; "lbfgs" needs a
         differentiable objective (not "l1" or "elasticnet"). "fista" is
-        accelerated proximal gradient descent with backtracking. With "l1"
+        accelerated proximal gradient descent with backtracking;
+        "prox-newton" a proximal Newton method on working sets
+        (coordinate descent on the Hessian of a few coefficients). With "l1"
         and "elasticnet", the first-order solvers follow each step with the
         penalty's proximal map (soft thresholding) of step `learning_rate`.
     learning_rate : float, default=0.05

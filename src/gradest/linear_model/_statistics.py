@@ -309,3 +309,23 @@ class StatisticsObjective:
         twice_loss = (jnp.sum(coef * (gram @ coef)) - 2 * jnp.sum(coef * cross)
                       + y_square + jnp.sum(mean_residual**2))
         return 0.5 * twice_loss
+
+    def has_curvature(self, params) -> bool:
+        """Whether :meth:`hessian_block` applies (one output column)."""
+        return set(params) <= {"coef", "intercept"} and params["coef"].shape[1] == 1
+
+    def hessian_block(self, params, data, weights, hyper, index):
+        """The Hessian on the flat coordinates `index` (coefficients, then the
+        intercept at ``index == n_coef``; -1 for none), read off the statistics:
+        ``gram + m m'`` for the coefficients, ``m`` against the intercept and 1
+        for the intercept itself, with ``m`` the weighted means of X."""
+        gram, _, _, x_mean, _ = data
+        n_coef = params["coef"].shape[0]
+        mean = jnp.ravel(x_mean)
+        is_coef = (index >= 0) & (index < n_coef)
+        is_intercept = index == n_coef
+        safe = jnp.where(is_coef, index, 0)
+        m = jnp.where(is_coef, mean[safe], jnp.where(is_intercept, 1, 0))
+        block = jnp.where(is_coef[:, None] & is_coef[None, :],
+                          gram[safe][:, safe], 0)
+        return block + jnp.outer(m, m)
