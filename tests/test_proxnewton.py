@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._engine import resolve_solver, sparse_design
 from gradest._engine.loop import Layout
+from gradest._penalties import penalty_spec
 from gradest.linear_model._objective import LinearObjective
 from gradest.linear_model._statistics import StatisticsObjective
 
@@ -148,14 +149,19 @@ def test_prox_newton_sparse_equals_dense():
                                atol=1e-7 * np.abs(dense.coef_).max())
 
 
+def _l1_residual(params, grad):
+    """The loop's residual for an L1 penalty of strength 1 on every coordinate."""
+    return penalty_spec("l1").residual(params, grad, {"l1_strength": 1.0})
+
+
 def test_working_set_keeps_the_support_then_the_worst_violators():
     from gradest._engine.proxnewton import _working_set
 
     params = jnp.array([0.0, 1.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.5])
     grad = jnp.array([0.5, 0.0, 3.0, 0.1, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0])
-    l1, l2 = jnp.full(10, 1.0), jnp.zeros(10)
     penalized = jnp.arange(10) < 9  # the last is an intercept
-    index, active, largest = _working_set(params, grad, l1, l2, penalized, 8)
+    index, active, largest = _working_set(params, _l1_residual(params, grad),
+                                          penalized, 8)
     chosen = set(np.asarray(index)[np.asarray(active)].tolist())
     # The nonzeros and the intercept, then the zeros whose gradient exceeds
     # l1 (2 and 5); 0 and 3 are optimal at 0 (|grad| <= l1).
@@ -164,7 +170,8 @@ def test_working_set_keeps_the_support_then_the_worst_violators():
     # More nonzeros than three quarters of the set: the worst of all.
     params = jnp.arange(1.0, 11.0)
     grad = jnp.linspace(-3.0, 0.0, 10)
-    index, active, _ = _working_set(params, grad, l1, l2, penalized, 4)
+    index, active, _ = _working_set(params, _l1_residual(params, grad),
+                                    penalized, 4)
     residual = np.abs(np.asarray(grad) + 1.0)
     assert set(np.asarray(index)[np.asarray(active)].tolist()) == set(
         np.argsort(-residual)[:4].tolist())

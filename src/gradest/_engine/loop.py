@@ -278,9 +278,11 @@ def _full_batch_iteration(state, optimizer, fun, tol, rtol, solver, min_iter,
     slow = ((rtol > 0) & ~jnp.isnan(oldest) & (fall >= 0)
             & (fall <= PROGRESS_WINDOW * rtol * jnp.abs(value)))
     converged = ((_inf_norm(residual) <= tol) | slow) & (state.n_iter >= min_iter)
+    # A solver that needs the curvature ranks coordinates by the residual.
+    extra = {} if curvature is None else {**curvature, "residual": residual}
     updates, opt_state = optimizer.update(
         grad, state.opt_state, state.params, value=smooth_value, grad=grad,
-        value_fn=fun, **(curvature or {}))
+        value_fn=fun, **extra)
     params = _apply(state.params, updates)
     spec = solver_spec(solver)
     if not spec.applies_prox:

@@ -73,15 +73,10 @@ def _penalty(x, l1, l2):
     return jnp.sum(l1 * jnp.abs(x) + 0.5 * l2 * x * x)
 
 
-def _residual(x, grad, l1, l2):
-    """Per coordinate, the smallest element of grad + d g(x)."""
-    smooth = grad + l2 * x
-    return jnp.where(x != 0, smooth + l1 * jnp.sign(x), _soft_threshold(smooth, l1))
-
-
-def _working_set(params, grad, l1, l2, penalized, size):
-    """The `size` indices to optimise and which of them are in use."""
-    residual = jnp.abs(_residual(params, grad, l1, l2))
+def _working_set(params, residual, penalized, size):
+    """The `size` indices to optimise and which of them are in use, given the
+    subdifferential residual at `params` (the loop's optimality measure)."""
+    residual = jnp.abs(residual)
     largest = jnp.max(residual, initial=0.0)
     keep = (params != 0) | ~penalized
     n_keep = jnp.sum(keep)
@@ -150,8 +145,9 @@ def prox_newton(working_set: int) -> object:
         Its `update` takes the gradient of ``f`` at `params` and needs the
         keyword arguments ``value`` (``f`` at `params`), ``value_fn``,
         ``hessian_block`` (``hessian_block(params, index)``: the Hessian of
-        ``f`` on the coordinates `index`) and ``strengths`` (the flat
-        ``(l1, l2, penalized)`` of the penalty).
+        ``f`` on the coordinates `index`), ``strengths`` (the flat
+        ``(l1, l2, penalized)`` of the penalty) and ``residual`` (the
+        subdifferential residual at `params`, which ranks the coordinates).
     """
     import optax
 
@@ -160,12 +156,12 @@ def prox_newton(working_set: int) -> object:
                                n_sweeps=jnp.zeros((), jnp.int32))
 
     def update_fn(updates, state, params, *, value, grad, value_fn,
-                  hessian_block: Callable, strengths, **extra_args):
+                  hessian_block: Callable, strengths, residual, **extra_args):
         del updates, state, extra_args
         dtype = params.dtype
         l1, l2, penalized = strengths
         size = min(working_set, params.shape[0])
-        index, active, largest = _working_set(params, grad, l1, l2, penalized, size)
+        index, active, largest = _working_set(params, residual, penalized, size)
         # Unused slots are no coordinate (-1): the block skips their work.
         H = hessian_block(params, jnp.where(active, index, -1)).astype(dtype)
         # Unused slots take no part: their rows and columns are zeroed.

@@ -33,6 +33,15 @@ SCALE_PARAM = "log_scale"
 SMOOTHING = "smoothing"
 
 
+def _predictions(params, X):
+    """``X @ coef + intercept``; X a dense array or a sparse design (see
+    gradest._engine.sparse)."""
+    predictions = matvec(X, params["coef"])
+    if "intercept" in params:
+        predictions = predictions + params["intercept"]
+    return predictions
+
+
 @dataclass(frozen=True)
 class LinearObjective:
     """Weighted mean loss of ``X @ coef + intercept``.
@@ -78,11 +87,7 @@ class LinearObjective:
 
     def __call__(self, params, data, weights, hyper):
         X, Y = data
-        # A dense array or a sparse design (see gradest._engine.sparse).
-        predictions = matvec(X, params["coef"])
-        if "intercept" in params:
-            predictions = predictions + params["intercept"]
-        return self._mean_loss(predictions, params, Y, weights, hyper)
+        return self._mean_loss(_predictions(params, X), params, Y, weights, hyper)
 
     def _mean_loss(self, predictions, params, Y, weights, hyper):
         scale = jnp.exp(params[SCALE_PARAM]) if self.estimates_scale else None
@@ -124,9 +129,7 @@ class LinearObjective:
         """
         X, Y = data
         coef = params["coef"]
-        predictions = matvec(X, coef)
-        if "intercept" in params:
-            predictions = predictions + params["intercept"]
+        predictions = _predictions(params, X)
 
         def mean_loss(predictions):
             return self._mean_loss(predictions, params, Y, weights, hyper)
@@ -170,10 +173,7 @@ class LinearScore:
 
     def __call__(self, params, data, weights, hyper):
         X, Y = data
-        # A dense array or a sparse design (see gradest._engine.sparse).
-        predictions = matvec(X, params["coef"])
-        if "intercept" in params:
-            predictions = predictions + params["intercept"]
+        predictions = _predictions(params, X)
         total = jnp.sum(weights)
         if self.kind == "accuracy":
             if Y.shape[1] == 1:
