@@ -277,17 +277,25 @@ def _to_words(product, dtype) -> np.ndarray:
     return product.view(np.uint32).reshape(*product.shape, -1)
 
 
+def _as_words(x):
+    """`x` as 32-bit words in compiled code: a trailing axis of width 1 or 2."""
+    return jax.lax.bitcast_convert_type(x, np.uint32).reshape(
+        *x.shape, np.dtype(x.dtype).itemsize // 4)
+
+
+def _as_floats(words, dtype):
+    """The floats of `dtype` that :func:`_as_words` gave, in compiled code."""
+    return jax.lax.bitcast_convert_type(
+        words if words.shape[-1] > 1 else words[..., 0], dtype)
+
+
 def _from_host(function, number, operand, n_out: int):
     """``function(number, operand)`` run by SciPy, of shape (n_out, k)."""
-    dtype = np.dtype(operand.dtype)
-    width = dtype.itemsize // 4
-    words = jax.lax.bitcast_convert_type(operand, np.uint32).reshape(
-        *operand.shape, width)
+    words = _as_words(operand)
     out = jax.pure_callback(function, jax.ShapeDtypeStruct(
-        (n_out, operand.shape[1], width), np.uint32), number, words,
+        (n_out, operand.shape[1], words.shape[-1]), np.uint32), number, words,
         vmap_method="sequential")
-    return jax.lax.bitcast_convert_type(
-        out if width > 1 else out[..., 0], dtype)
+    return _as_floats(out, operand.dtype)
 
 
 def _raw_matvec(design: SparseDesign, W):
@@ -465,18 +473,14 @@ def _dense_gram(design, columns, h):
 def _host_gram(design: SparseDesign, columns, h):
     """The raw block ``X_c' H X_c`` and ``X_c' h`` of the stored entries, by SciPy."""
     k = columns.shape[0]
-    words = jax.lax.bitcast_convert_type(h, np.uint32).reshape(h.shape[0], -1)
-    width = words.shape[1]
+    words = _as_words(h)
+    width = words.shape[-1]
     gram, shares = jax.pure_callback(
         _host_gram_words,
         (jax.ShapeDtypeStruct((k, k, width), np.uint32),
          jax.ShapeDtypeStruct((k, 1, width), np.uint32)),
         design.host, columns, words, vmap_method="sequential")
-    dtype = h.dtype
-    gram = jax.lax.bitcast_convert_type(gram if width > 1 else gram[..., 0], dtype)
-    shares = jax.lax.bitcast_convert_type(shares if width > 1 else shares[..., 0],
-                                          dtype)
-    return gram, shares[:, 0]
+    return _as_floats(gram, h.dtype), _as_floats(shares, h.dtype)[:, 0]
 
 
 def _host_gram_words(number, columns, words):
