@@ -1,5 +1,6 @@
 """Sparse input: every method takes SciPy CSR/CSC without densifying, as dense does."""
 
+import itertools
 import warnings
 
 import jax
@@ -346,3 +347,90 @@ def test_sparse_rows_split_over_two_devices_equal_one_device_dense(tmp_path):
     assert _relative(out["logistic"], logistic) < 1e-7
     assert _relative(out["huber"], huber) < 1e-7
     assert _relative(out["batches"], batches.ravel()) < 1e-9
+
+
+def _host_parts(monkeypatch, n_parts):
+    """Host matrices made from now on cut their rows into `n_parts` parts."""
+    from gradest._engine import sparse
+
+    monkeypatch.setattr(sparse, "_PART_ENTRIES", 1)
+    monkeypatch.setattr(sparse, "_host_threads", lambda: n_parts)
+
+
+@pytest.mark.parametrize("n_parts", [1, 3])
+def test_host_parts_compute_the_dense_products(monkeypatch, n_parts):
+    from gradest._engine.sparse import weighted_gram
+
+    _host_parts(monkeypatch, n_parts)
+    X, _, rng = _sparse_data(seed=9)
+    n, p = X.shape
+    offset, multiplier = rng.normal(size=p), rng.uniform(0.1, 2.0, size=p)
+    design = sparse_design(X, offset, multiplier, n_rows=n, n_columns=p,
+                           dtype=np.float64)
+    assert len(design._host_matrix.parts) == n_parts
+    # The parts are the rows, in order, without gaps.
+    bounds = [(first, last) for first, last, _ in design._host_matrix.parts]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(part.shape[0] == last - first
+               for first, last, part in design._host_matrix.parts)
+    dense = (_dense(X) - offset) * multiplier
+    W, G, h = rng.normal(size=(p, 2)), rng.normal(size=(n, 2)), rng.uniform(size=n)
+    columns = np.array([7, -1, 2, 29, 0])
+    used = columns >= 0
+    with jax.enable_x64(True):
+        for _ in range(2):  # the second time from memory
+            np.testing.assert_allclose(jax.jit(matvec)(design, W), dense @ W,
+                                       rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(jax.jit(rmatvec)(design, G), dense.T @ G,
+                                       rtol=1e-12, atol=1e-12)
+            gram, shares, total = jax.jit(weighted_gram)(design, columns, h)
+            assert float(total) == pytest.approx(h.sum(), rel=1e-13)
+            block = dense[:, columns[used]]
+            np.testing.assert_allclose(np.asarray(gram)[np.ix_(used, used)],
+                                       block.T @ (h[:, None] * block), rtol=1e-12,
+                                       atol=1e-12)
+            np.testing.assert_allclose(np.asarray(shares)[used], block.T @ h,
+                                       rtol=1e-12, atol=1e-12)
+            assert np.all(np.asarray(gram)[~used] == 0)
+        # A changed operand is computed afresh, not answered from memory.
+        np.testing.assert_allclose(jax.jit(matvec)(design, 2 * W), dense @ (2 * W),
+                                   rtol=1e-12, atol=1e-12)
+        gram, _, _ = jax.jit(weighted_gram)(design, columns[::-1], 3 * h)
+        block = dense[:, columns[::-1][used[::-1]]]
+        np.testing.assert_allclose(np.asarray(gram)[np.ix_(used[::-1], used[::-1])],
+                                   block.T @ (3 * h[:, None] * block), rtol=1e-12,
+                                   atol=1e-12)
+
+
+def test_memo_answers_only_the_same_operand():
+    from gradest._engine.sparse import _HostMatrix
+
+    holder = _HostMatrix(sp.csr_array(np.eye(3)))
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return value
+
+    key = np.array([1.0, 2.0])
+    assert holder.memo("product", key, lambda: compute(1)) == 1
+    key[0] = 5.0  # the caller reuses its buffer: the memo holds a copy
+    assert holder.memo("product", key, lambda: compute(2)) == 2
+    assert holder.memo("product", np.array([5.0, 2.0]), lambda: compute(3)) == 2
+    # Each kind has its own entry.
+    assert holder.memo("transposed", key, lambda: compute(4)) == 4
+    assert calls == [1, 2, 4]
+
+
+def test_l1_fit_is_the_same_with_host_parts(monkeypatch):
+    X, score, _ = _sparse_data(seed=10, n=600, p=80)
+    y = score > np.median(score)
+    kwargs = dict(penalty="l1", C=0.5, solver="prox-newton", tol=1e-10)
+    one = GradLogisticRegression(**kwargs).fit(X, y)
+    _host_parts(monkeypatch, 3)
+    three = GradLogisticRegression(**kwargs).fit(X, y)
+    np.testing.assert_array_equal(one.coef_ != 0, three.coef_ != 0)
+    # Parts add the transposed product's shares in another order: rounding.
+    np.testing.assert_allclose(three.coef_, one.coef_, rtol=0,
+                               atol=1e-8 * np.abs(one.coef_).max())
