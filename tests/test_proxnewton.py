@@ -175,3 +175,24 @@ def test_working_set_keeps_the_support_then_the_worst_violators():
     residual = np.abs(np.asarray(grad) + 1.0)
     assert set(np.asarray(index)[np.asarray(active)].tolist()) == set(
         np.argsort(-residual)[:4].tolist())
+
+
+@pytest.mark.parametrize("n_positive", [0, 5, 30, 200])
+def test_largest_equals_top_k_of_the_positive_scores(n_positive):
+    from gradest._engine.proxnewton import _POOL_FACTOR, _largest
+
+    rng = np.random.default_rng(n_positive)
+    size, n = 8, 2000
+    # Few positives are gathered first; more than the pool take a full sort.
+    assert (n_positive <= _POOL_FACTOR * size) == (n_positive < 200)
+    score = -rng.uniform(size=n)
+    score[rng.choice(n, n_positive, replace=False)] = rng.uniform(0.1, 1, n_positive)
+    with jax.enable_x64(True):
+        values, index = jax.jit(_largest, static_argnums=1)(jnp.asarray(score), size)
+    values, index = np.asarray(values), np.asarray(index)
+    expected = np.sort(score)[::-1][:size]
+    np.testing.assert_array_equal(values, np.maximum(expected, 0))
+    found = values > 0
+    np.testing.assert_array_equal(score[index[found]], values[found])
+    assert np.all(index[~found] == 0)
+    assert len(set(index[found].tolist())) == found.sum()

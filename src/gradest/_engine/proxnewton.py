@@ -43,6 +43,9 @@ __all__ = ["ProxNewtonState", "prox_newton"]
 
 # Working sets hold at least this many coordinates (fewer if there are fewer).
 _MIN_WORKING_SET = 16
+# Ranking the coordinates gathers those with a positive score first while
+# they are at most this many times the working set (see _largest).
+_POOL_FACTOR = 8
 # Coordinate sweeps of one subproblem, at most.
 _MAX_SWEEPS = 100
 # A subproblem is solved when no coordinate moves the model's gradient by
@@ -73,6 +76,36 @@ def _penalty(x, l1, l2):
     return jnp.sum(l1 * jnp.abs(x) + 0.5 * l2 * x * x)
 
 
+def _largest(score, size):
+    """``jax.lax.top_k(score, size)`` for the positive scores; the others'
+    slots hold index 0 and score 0.
+
+    XLA's top_k sorts: 7.6 ms on 50,000 scores of which 512 are wanted,
+    where it runs every iteration. Few coordinates violate optimality once
+    the support is found, so the positive scores are gathered first (a
+    prefix sum) and only those ranked, unless they are too many.
+    """
+    n = score.shape[0]
+    pool = _POOL_FACTOR * size
+    if pool >= n:
+        values, index = jax.lax.top_k(score, size)
+        return jnp.maximum(values, 0), jnp.where(values > 0, index, 0)
+    positive = score > 0
+    count = jnp.sum(positive)
+
+    def gathered(score):
+        (candidates,) = jnp.nonzero(positive, size=pool, fill_value=0)
+        values = jnp.where(jnp.arange(pool) < count, score[candidates], 0)
+        values, where = jax.lax.top_k(values, size)
+        return values, jnp.where(values > 0, candidates[where], 0).astype(where.dtype)
+
+    def ranked(score):
+        values, index = jax.lax.top_k(score, size)
+        return jnp.maximum(values, 0), jnp.where(values > 0, index, 0)
+
+    return jax.lax.cond(count <= pool, gathered, ranked, score)
+
+
 def _working_set(params, residual, penalized, size):
     """The `size` indices to optimise and which of them are in use, given the
     subdifferential residual at `params` (the loop's optimality measure)."""
@@ -85,12 +118,12 @@ def _working_set(params, residual, penalized, size):
     # the sets taken in turn visit every coordinate that is not yet optimal.
     fits = 4 * n_keep <= 3 * size
     score = jnp.where(keep & fits, residual + largest + 1, residual)
-    _, index = jax.lax.top_k(score, size)
+    top, index = _largest(score, size)
     wanted = jnp.clip(2 * n_keep, min(_MIN_WORKING_SET, size), size)
     rank = jnp.arange(size)
     # Beyond the kept coordinates, only those not yet optimal are worth a slot
     # (the scores are sorted, so the active slots are the first ones).
-    active = (rank < wanted) & (((rank < n_keep) & fits) | (score[index] > 0))
+    active = (rank < wanted) & (((rank < n_keep) & fits) | (top > 0))
     return index, active, largest
 
 
