@@ -57,6 +57,49 @@ def interleaved_medians(fns: dict[str, Callable[[], object]],
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def time_to_objective(fits: dict[str, Callable[[float], object]],
+                      objective: Callable[[str, object], float], tols: list[float],
+                      repeats: int, relative_gap: float = 1e-6) -> dict:
+    """Each contender's time to the same objective, not to its own idea of
+    convergence.
+
+    Every contender is fitted at every tolerance in `tols` (loosest first);
+    the best objective any fit reaches is the target, and each contender is
+    timed (interleaved medians over `repeats`) at its loosest tolerance
+    within `relative_gap` of it. ``objective(name, model)`` is the common
+    objective at a fitted model.
+
+    Returns
+    -------
+    dict
+        ``seconds`` and ``tol`` per contender that reached the target,
+        ``models`` (the fit at the chosen tol), ``gaps`` (each contender's
+        best relative gap), ``best`` and ``first_s`` (each one's first,
+        compiling, fit).
+    """
+    values: dict[str, dict[float, float]] = {}
+    first_s: dict[str, float] = {}
+    for name, fit in fits.items():
+        values[name] = {}
+        for tol in tols:
+            seconds, model = timed(lambda fit=fit, tol=tol: fit(tol))
+            first_s.setdefault(name, seconds)
+            values[name][tol] = objective(name, model)
+    best = min(min(each.values()) for each in values.values())
+    chosen = {}
+    for name, each in values.items():
+        good = [tol for tol in tols if each[tol] <= best + relative_gap * abs(best)]
+        if good:
+            chosen[name] = good[0]
+    calls = {name: (lambda fit=fits[name], tol=tol: fit(tol))
+             for name, tol in chosen.items()}
+    return {"seconds": interleaved_medians(calls, repeats), "tol": chosen,
+            "models": {name: call() for name, call in calls.items()},
+            "gaps": {name: (min(each.values()) - best) / abs(best)
+                     for name, each in values.items()},
+            "best": best, "first_s": first_s}
+
+
 class CompileCounter:
     """Counts XLA compilations while active; loads from the disk cache do not count.
 

@@ -23,7 +23,7 @@ skglm (the benchmark extra, ``make bench``) is skipped when missing.
 import warnings
 
 import numpy as np
-from _measure import interleaved_medians, timed
+from _measure import time_to_objective
 from cases import call_in_subprocess, row
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
@@ -116,33 +116,18 @@ def lasso_one(n_rows: int, n_features: int, n_nonzero: int, repeats: int,
     scaler = StandardScaler().fit(X)
     Xs = scaler.transform(X)
     contenders = _contenders(kind, X, y, alpha, Xs, scaler)
-    objectives: dict[str, dict[float, float]] = {}
-    first_s = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, (fit, params) in contenders.items():
-            objectives[name] = {}
-            for tol in _TOLS:
-                seconds, model = timed(lambda fit=fit, tol=tol: fit(tol))
-                if name == "gradest" and first_s is None:
-                    first_s = seconds  # compiles
-                objectives[name][tol] = _objective(kind, Xs, y, alpha,
-                                                   *params(model))
-        best = min(min(values.values()) for values in objectives.values())
-        chosen = {}
-        for name, values in objectives.items():
-            good = [tol for tol in _TOLS
-                    if values[tol] <= best * (1 + _RELATIVE_GAP)]
-            chosen[name] = good[0] if good else None
-        fits = {name: (lambda fit=contenders[name][0], tol=tol: fit(tol))
-                for name, tol in chosen.items() if tol is not None}
-        medians = interleaved_medians(fits, repeats)
-        nonzeros = {name: int(np.count_nonzero(contenders[name][1](fits[name]())[0]))
-                    for name in fits}
-    return {"seconds": medians, "tol": chosen, "nonzeros": nonzeros,
-            "gaps": {name: (min(values.values()) - best) / best
-                     for name, values in objectives.items()},
-            "first_s": first_s, "alpha": alpha, "n_true": n_nonzero}
+        result = time_to_objective(
+            {name: fit for name, (fit, _) in contenders.items()},
+            lambda name, model: _objective(kind, Xs, y, alpha,
+                                           *contenders[name][1](model)),
+            _TOLS, repeats, _RELATIVE_GAP)
+    nonzeros = {name: int(np.count_nonzero(contenders[name][1](model)[0]))
+                for name, model in result["models"].items()}
+    return {"seconds": result["seconds"], "tol": result["tol"], "nonzeros": nonzeros,
+            "gaps": result["gaps"], "first_s": result["first_s"]["gradest"],
+            "alpha": alpha, "n_true": n_nonzero}
 
 
 def lasso(quick):

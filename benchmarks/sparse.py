@@ -164,6 +164,90 @@ def fit_one(contender: str, quick: bool) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
+# The sweeps' tolerances, loosest first (see _measure.time_to_objective).
+_SWEEP_TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10]
+
+
+def objective_sweep(quick: bool, repeats: int, penalty: str) -> dict:
+    """gradest's fit and its anchor's, each timed at the loosest of its own
+    tolerances that reaches the best objective either finds to 1e-6
+    (relative), in this (fresh) process: the issue's "same objective".
+
+    Both sides minimise the anchor's objective on the raw TF-IDF columns
+    (gradest with ``standardize=False``): for `penalty` "l1" skglm's (mean
+    log-loss + alpha |w|_1), for "l2" LogisticRegression's (``0.5 |w|^2 +
+    sum_i log-loss_i``, C=1), against lbfgs on both sides.
+    """
+    from _measure import time_to_objective
+
+    from gradest import GradLogisticRegression
+
+    X, y, _ = corpus(**(QUICK if quick else FULL))
+    X_train, y_train, X_test, y_test = split(X, y)
+    del X
+    n_train = X_train.shape[0]
+
+    def objective(name, model):
+        coef = np.ravel(model.coef_)
+        margin = (X_train @ coef + np.ravel(model.intercept_)[0]) * (2 * y_train - 1)
+        if penalty == "l1":
+            return float(np.logaddexp(0, -margin).mean()
+                         + _L1_ALPHA * np.abs(coef).sum())
+        return float(0.5 * coef @ coef + np.logaddexp(0, -margin).sum())
+
+    if penalty == "l1":
+        from skglm import SparseLogisticRegression
+
+        fits = {
+            "gradest": lambda tol: GradLogisticRegression(
+                penalty="l1", C=1 / (_L1_ALPHA * n_train), standardize=False,
+                tol=tol).fit(X_train, y_train),
+            "anchor": lambda tol: SparseLogisticRegression(
+                alpha=_L1_ALPHA, tol=tol, max_iter=1000).fit(X_train, y_train),
+        }
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        fits = {
+            "gradest": lambda tol: GradLogisticRegression(
+                solver="lbfgs", standardize=False, tol=tol,
+                max_iter=10_000).fit(X_train, y_train),
+            "anchor": lambda tol: LogisticRegression(
+                tol=tol, max_iter=10_000).fit(X_train, y_train),
+        }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = time_to_objective(fits, objective, _SWEEP_TOLS, repeats)
+    models = result.pop("models")
+    result["accuracy"] = {name: float(model.score(X_test, y_test))
+                          for name, model in models.items()}
+    result["nnz_coef"] = {name: int(np.count_nonzero(model.coef_))
+                          for name, model in models.items()}
+    return result
+
+
+def _sweep_row(case: str, size: str, penalty: str, anchor_name: str,
+               quick: bool) -> dict:
+    """The table row of :func:`objective_sweep` (run in a fresh process)."""
+    from cases import call_in_subprocess, row
+
+    sweep = call_in_subprocess("sparse_objective_sweep", quick=quick,
+                               repeats=3 if quick else 5, penalty=penalty)
+    ours, theirs = sweep["seconds"].get("gradest"), sweep["seconds"].get("anchor")
+    tol, accuracy, nnz = sweep["tol"], sweep["accuracy"], sweep["nnz_coef"]
+    note = (f"best objective {sweep['best']:.10g}; tol gradest {tol.get('gradest')}, "
+            f"{anchor_name} {tol.get('anchor')}; accuracy gradest "
+            f"{accuracy.get('gradest')}, {anchor_name} {accuracy.get('anchor')}; "
+            f"nonzero coef gradest {nnz.get('gradest')}, {anchor_name} "
+            f"{nnz.get('anchor')}")
+    what = (f"gradest {'L1' if penalty == 'l1' else 'lbfgs L2'}, standardize=False, "
+            f"vs {anchor_name}: time to the same objective (1e-6), {size}")
+    return row(case, what, ours, sklearn_s=theirs, sklearn_name=anchor_name,
+               target=f"<= 2x {anchor_name}",
+               met=None if ours is None or theirs is None else ours <= 2 * theirs,
+               note=note, rss_mb=sweep["peak_rss_mb"])
+
+
 def corpus_facts(quick: bool) -> dict:
     """Shape, density and the time of one sparse product pair (SciPy)."""
     from _measure import peak_rss_mb
@@ -239,11 +323,16 @@ def sparse_text(quick):
             # One SciPy product pair (X v, X' u) an iteration.
             bound_s=(result["n_iter"] * facts["pair_s"] if is_gradest else None),
             target=target, met=met, note=note, rss_mb=result["peak_rss_mb"]))
+    rows.append(_sweep_row(case, size, "l2", "LogisticRegression(lbfgs)", quick))
+    if l1_reference is not None:
+        rows.append(_sweep_row(case, size, "l1", "skglm SparseLogisticRegression",
+                               quick))
     return rows
 
 
 SPARSE_CASES = {"sparse_text": sparse_text}
-SPARSE_CALLS = {"sparse_fit": fit_one, "sparse_corpus": corpus_facts}
+SPARSE_CALLS = {"sparse_fit": fit_one, "sparse_corpus": corpus_facts,
+                "sparse_objective_sweep": objective_sweep}
 
 
 if __name__ == "__main__":
