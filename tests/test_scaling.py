@@ -137,3 +137,23 @@ def test_dtype_is_kept_through_the_fit(dtype):
     assert model.predict(_X.astype(dtype)).dtype == dtype
     np.testing.assert_allclose(model.coef_, _REFERENCE.coef_,
                                rtol=1e-3 if dtype == np.float32 else 1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_zero_weight_rows_set_no_scale(sparse):
+    # A tiny varying column beside a large value in a row of zero weight: the
+    # weighted rows' moments, as if that row were absent (its squares, scaled
+    # by the large value, would underflow and the column look constant).
+    import scipy.sparse as sp
+
+    X = np.zeros((12, 2))
+    X[0, 0], X[2, 0], X[1, 1], X[3, 1] = 1.29397511e-159, 512.0, 1e300, 3.0
+    weights = np.zeros(12)
+    weights[[0, 1, 3]] = 1.0
+    kept = X[weights > 0]
+    expected = fit_standardization(kept, np.ones(3), center=True, scale=True)
+    data = sp.csr_array(X) if sparse else X
+    weighted = fit_standardization(data, weights, center=True, scale=True)
+    np.testing.assert_allclose(weighted.mean, expected.mean, rtol=1e-12)
+    np.testing.assert_allclose(weighted.scale, expected.scale, rtol=1e-12)
+    np.testing.assert_array_equal(weighted.constant, [False, False])

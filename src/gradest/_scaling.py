@@ -121,15 +121,19 @@ def merge_moments(a: Moments | None, b: Moments) -> Moments:
 _ZERO_SCALE = np.ldexp(1.0, -1074)
 
 
-def _power_of_two_scale(block) -> np.ndarray:
+def _power_of_two_scale(block, weights=None) -> np.ndarray:
     """Per column, the largest power of two at most its largest magnitude.
 
-    Rows of zero weight count too, so that no scaled value exceeds 2. The
+    Only rows of positive `weights` count (all rows without `weights`): a
+    value in a row of zero weight takes no part in the moments, and must not
+    set a scale beside which the weighted values' squares underflow (a column
+    of 1e-159 and a zero-weight 512 came out constant). Callers leave such
+    rows out of the sums, so that their values cannot overflow either. The
     power of two of the largest magnitude of all rows is the largest of those
     of any split into blocks, so merged moments have the scale of the whole.
     `block` is dense or sparse (see :func:`column_largest`).
     """
-    largest = column_largest(block)
+    largest = column_largest(block, None if weights is None else weights > 0)
     _, exponent = np.frexp(largest)
     # 2**(exponent - 1) <= largest < 2**exponent; 2**1023 is still finite.
     return np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
@@ -156,13 +160,21 @@ def _stored_entry_blocks(A):
             yield outer, inner, values
 
 
-def column_largest(A) -> np.ndarray:
-    """The largest magnitude of each column of `A` (dense or sparse), float64."""
+def column_largest(A, rows=None) -> np.ndarray:
+    """The largest magnitude of each column of `A` (dense or sparse), float64.
+
+    Over the rows where the boolean mask `rows` holds, if given.
+    """
     if not is_sparse(A):
+        if rows is not None:
+            A = A[rows]
         return np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
     largest = np.zeros(A.shape[1])
-    for _, columns, values in _stored_entry_blocks(A):
-        np.maximum.at(largest, columns, np.abs(values))
+    for entry_rows, columns, values in _stored_entry_blocks(A):
+        magnitudes = np.abs(values)
+        if rows is not None:
+            magnitudes[~rows[entry_rows]] = 0
+        np.maximum.at(largest, columns, magnitudes)
     return largest
 
 
@@ -178,11 +190,14 @@ def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
     if total == 0:
         raise ValueError("sample_weight must have a positive sum.")
     n_columns = A.shape[1]
-    scale = _power_of_two_scale(A)
+    scale = _power_of_two_scale(A, weights)
     weighted_sum = np.zeros(n_columns)
     stored_weight = np.zeros(n_columns)
     stored_count = np.zeros(n_columns, np.int64)
     for rows, columns, values in _stored_entry_blocks(A):
+        # Entries of zero-weight rows left out, not multiplied by 0 (see
+        # _power_of_two_scale).
+        values = np.where(weights[rows] > 0, values, 0.0)
         weighted_sum += np.bincount(columns, weights=weights[rows] * values
                                     / scale[columns], minlength=n_columns)
         stored_weight += np.bincount(columns, weights=weights[rows],
@@ -197,6 +212,7 @@ def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
                            np.maximum(total - stored_weight, 0.0))
     m2 = mean**2 * zero_weight
     for rows, columns, values in _stored_entry_blocks(A):
+        values = np.where(weights[rows] > 0, values, 0.0)
         deviation = values / scale[columns] - mean[columns]
         m2 += np.bincount(columns, weights=weights[rows] * deviation**2,
                           minlength=n_columns)
@@ -222,6 +238,8 @@ def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
         if total == 0:
             continue
         block = np.array(A[start:start + block_rows], dtype=np.float64)
+        # Rows of zero weight take no part (see _power_of_two_scale).
+        block[weights == 0] = 0
         scale = _power_of_two_scale(block)
         block /= scale
         mean = (weights / total) @ block
