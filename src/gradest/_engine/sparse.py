@@ -232,9 +232,10 @@ class _HostMatrix:
     The rows are cut into as many parts as there are cores (each a CSR view
     of the same buffers, balanced by nonzeros), which threads work on at
     once: SciPy's kernels release the interpreter lock, and compiled code
-    waits for the callback with its cores idle. On 2 cores and 4.7M
-    nonzeros this takes ``X v`` from 7.6 to 5.1 ms and ``X' u`` from 9.1 to
-    5.4 ms.
+    waits for the callback with its cores idle. On one 2-core machine and
+    4.7M nonzeros this took ``X v`` from 7.6 to 5.1 ms and ``X' u`` from 9.1
+    to 5.4 ms; on another, whose memory two threads saturate, the products
+    alone gained nothing and an L-BFGS fit on them 10-15 %.
     """
 
     _registry: "weakref.WeakValueDictionary[int, _HostMatrix]" = \
