@@ -125,6 +125,17 @@ def _contender(name: str, n_train: int):
     raise ValueError(f"unknown contender {name!r}")
 
 
+def _objective(model, X, y, penalty: str) -> float:
+    """The objective at a fitted binary model: for `penalty` "l2"
+    LogisticRegression's with C=1 (``0.5 |w|^2 + sum_i log-loss_i``), for
+    "l1" skglm's (``mean_i log-loss_i + alpha |w|_1``)."""
+    coef = np.ravel(model.coef_)
+    losses = np.logaddexp(0, -(X @ coef + np.ravel(model.intercept_)[0]) * (2 * y - 1))
+    if penalty == "l1":
+        return float(losses.mean() + _L1_ALPHA * np.abs(coef).sum())
+    return float(0.5 * coef @ coef + losses.sum())
+
+
 def fit_one(contender: str, quick: bool) -> dict:
     """Fit one contender on the training split, in this (fresh) process.
 
@@ -151,12 +162,9 @@ def fit_one(contender: str, quick: bool) -> dict:
             estimator.fit(X_train, y_train)
             times.append(time.perf_counter() - start)
     coef = np.ravel(estimator.coef_)
-    margin = (X_train @ coef + np.ravel(estimator.intercept_)[0]) * (2 * y_train - 1)
-    objective = 0.5 * coef @ coef + np.logaddexp(0, -margin).sum()
-    l1_objective = (np.logaddexp(0, -margin).mean()
-                    + _L1_ALPHA * np.abs(coef).sum())
-    return {"first_s": times[0], "fit_s": times[-1], "objective": float(objective),
-            "l1_objective": float(l1_objective),
+    return {"first_s": times[0], "fit_s": times[-1],
+            "objective": _objective(estimator, X_train, y_train, "l2"),
+            "l1_objective": _objective(estimator, X_train, y_train, "l1"),
             "accuracy": float(estimator.score(X_test, y_test)),
             "nnz_coef": int(np.count_nonzero(coef)),
             "n_iter": int(np.max(getattr(estimator, "n_iter_", 0))),
@@ -188,12 +196,7 @@ def objective_sweep(quick: bool, repeats: int, penalty: str) -> dict:
     n_train = X_train.shape[0]
 
     def objective(name, model):
-        coef = np.ravel(model.coef_)
-        margin = (X_train @ coef + np.ravel(model.intercept_)[0]) * (2 * y_train - 1)
-        if penalty == "l1":
-            return float(np.logaddexp(0, -margin).mean()
-                         + _L1_ALPHA * np.abs(coef).sum())
-        return float(0.5 * coef @ coef + np.logaddexp(0, -margin).sum())
+        return _objective(model, X_train, y_train, penalty)
 
     if penalty == "l1":
         from skglm import SparseLogisticRegression

@@ -133,18 +133,20 @@ def _power_of_two_scale(block, weights=None) -> np.ndarray:
     of any split into blocks, so merged moments have the scale of the whole.
     `block` is dense or sparse (see :func:`column_largest`).
     """
-    largest = column_largest(block, None if weights is None else weights > 0)
+    largest = column_largest(block, weights)
     _, exponent = np.frexp(largest)
     # 2**(exponent - 1) <= largest < 2**exponent; 2**1023 is still finite.
     return np.where(largest > 0, np.ldexp(1.0, exponent - 1), _ZERO_SCALE)
 
 
-def _stored_entry_blocks(A):
+def _stored_entry_blocks(A, weights=None):
     """Blocks of a sparse matrix's stored entries: (rows, columns, values).
 
     In blocks of at most `_BLOCK_ELEMENTS` entries, so that the float64
     temporaries stay small whatever the number of nonzeros. CSR and CSC are
     read in place (CSC's "rows" are its columns' entries in column order).
+    With row `weights`, the entries of rows of zero weight read as 0: they
+    take no part in weighted moments (see _power_of_two_scale).
     """
     if A.format not in ("csr", "csc"):
         A = A.tocsr()
@@ -154,27 +156,24 @@ def _stored_entry_blocks(A):
         outer = np.searchsorted(minor, np.arange(start, stop), side="right") - 1
         inner = major[start:stop]
         values = np.asarray(A.data[start:stop], np.float64)
-        if A.format == "csc":
-            yield inner, outer, values
-        else:
-            yield outer, inner, values
+        rows, columns = (inner, outer) if A.format == "csc" else (outer, inner)
+        if weights is not None:
+            values = np.where(weights[rows] > 0, values, 0.0)
+        yield rows, columns, values
 
 
-def column_largest(A, rows=None) -> np.ndarray:
+def column_largest(A, weights=None) -> np.ndarray:
     """The largest magnitude of each column of `A` (dense or sparse), float64.
 
-    Over the rows where the boolean mask `rows` holds, if given.
+    Over the rows of positive `weights`, if given.
     """
     if not is_sparse(A):
-        if rows is not None:
-            A = A[rows]
+        if weights is not None:
+            A = A[np.asarray(weights) > 0]
         return np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
     largest = np.zeros(A.shape[1])
-    for entry_rows, columns, values in _stored_entry_blocks(A):
-        magnitudes = np.abs(values)
-        if rows is not None:
-            magnitudes[~rows[entry_rows]] = 0
-        np.maximum.at(largest, columns, magnitudes)
+    for _, columns, values in _stored_entry_blocks(A, weights):
+        np.maximum.at(largest, columns, np.abs(values))
     return largest
 
 
@@ -194,10 +193,9 @@ def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
     weighted_sum = np.zeros(n_columns)
     stored_weight = np.zeros(n_columns)
     stored_count = np.zeros(n_columns, np.int64)
-    for rows, columns, values in _stored_entry_blocks(A):
-        # Entries of zero-weight rows left out, not multiplied by 0 (see
-        # _power_of_two_scale).
-        values = np.where(weights[rows] > 0, values, 0.0)
+    # Entries of zero-weight rows read as 0, not multiplied by 0, so that their
+    # values cannot overflow (see _power_of_two_scale).
+    for rows, columns, values in _stored_entry_blocks(A, weights):
         weighted_sum += np.bincount(columns, weights=weights[rows] * values
                                     / scale[columns], minlength=n_columns)
         stored_weight += np.bincount(columns, weights=weights[rows],
@@ -211,8 +209,7 @@ def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
     zero_weight = np.where(stored_count == count, 0.0,
                            np.maximum(total - stored_weight, 0.0))
     m2 = mean**2 * zero_weight
-    for rows, columns, values in _stored_entry_blocks(A):
-        values = np.where(weights[rows] > 0, values, 0.0)
+    for rows, columns, values in _stored_entry_blocks(A, weights):
         deviation = values / scale[columns] - mean[columns]
         m2 += np.bincount(columns, weights=weights[rows] * deviation**2,
                           minlength=n_columns)

@@ -85,11 +85,13 @@ def _largest(score, size):
     the support is found, so the positive scores are gathered first (a
     prefix sum) and only those ranked, unless they are too many.
     """
-    n = score.shape[0]
-    pool = _POOL_FACTOR * size
-    if pool >= n:
+    def ranked(score):
         values, index = jax.lax.top_k(score, size)
         return jnp.maximum(values, 0), jnp.where(values > 0, index, 0)
+
+    pool = _POOL_FACTOR * size
+    if pool >= score.shape[0]:
+        return ranked(score)
     positive = score > 0
     count = jnp.sum(positive)
 
@@ -98,10 +100,6 @@ def _largest(score, size):
         values = jnp.where(jnp.arange(pool) < count, score[candidates], 0)
         values, where = jax.lax.top_k(values, size)
         return values, jnp.where(values > 0, candidates[where], 0).astype(where.dtype)
-
-    def ranked(score):
-        values, index = jax.lax.top_k(score, size)
-        return jnp.maximum(values, 0), jnp.where(values > 0, index, 0)
 
     return jax.lax.cond(count <= pool, gathered, ranked, score)
 

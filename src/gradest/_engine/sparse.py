@@ -267,8 +267,8 @@ class _HostMatrix:
     def each_part(self, function: Callable, extras: list | None = None) -> list:
         """``function(first_row, last_row, part, *extra)`` for every part (with
         its entry of `extras`), in threads."""
-        items = [(*part, *([] if extras is None else [extra]))
-                 for part, extra in zip(self.parts, extras or self.parts, strict=True)]
+        items = self.parts if extras is None else [
+            (*part, extra) for part, extra in zip(self.parts, extras, strict=True)]
         if len(items) == 1:
             return [function(*items[0])]
         return list(_host_pool().map(lambda item: function(*item), items))
@@ -330,11 +330,6 @@ class _HostMatrix:
                 "code still used it; keep the design returned by sparse_design "
                 "alive for the whole fit.")
         return holder
-
-    @classmethod
-    def get(cls, number) -> Any:
-        """The matrix registered under `number`."""
-        return cls.holder(number).matrix
 
 
 # A part of a host matrix holds at least this many nonzeros: below it, a
