@@ -509,6 +509,48 @@ def test_auto_init_is_isomap_and_places_rows_beyond_the_limit_as_isomap_does(
         np.testing.assert_allclose(ours * signs, theirs, rtol=0, atol=1e-6 * scale)
 
 
+def test_geodesics_through_neighbours_equal_the_least_sum_over_them(monkeypatch):
+    # Blocks of 7 rows, so that the last one is partial.
+    monkeypatch.setattr(ukr_module._init, "_THROUGH_BLOCK_ROWS", 7)
+    rng = np.random.default_rng(3)
+    geodesic = rng.random((40, 40))
+    indices = rng.integers(0, 40, (30, 6))
+    distances = np.sort(rng.random((30, 6)), axis=1)
+    expected = np.min(geodesic[indices] + distances[:, :, None], axis=1)
+    np.testing.assert_array_equal(
+        ukr_module._init._geodesic_through(geodesic, indices, distances), expected)
+
+
+def test_latent_reach_is_the_distance_to_the_kth_other_row():
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(60, 2))
+    Z[7] = Z[3]  # a duplicate: each is the other's nearest, at distance 0
+    distances = np.sqrt(np.sum((Z[:, None] - Z[None]) ** 2, axis=-1))
+    np.fill_diagonal(distances, np.inf)
+    for k, floor in [(1, 0.0), (4, 0.0), (4, 0.5), (100, 0.0)]:
+        kth = np.sort(distances, axis=1)[:, min(k, 59) - 1]
+        np.testing.assert_allclose(ukr_module._init.latent_reach(Z, k, floor),
+                                   np.maximum(kth, floor), rtol=1e-12, atol=1e-12)
+
+
+def test_loo_error_of_many_rows_is_the_mean_over_evenly_spaced_ones(monkeypatch):
+    X, _ = saddle(300, seed=5)
+    X_std = (X - X.mean(axis=0)) / X.std(axis=0)
+    Z = PCA(2).fit_transform(X_std)
+    estimator = UKR()
+    losses = _reconstruction.map_to_data(Z, Z, X_std, kernel="gaussian",
+                                         loss="squared_error", epsilon=0.1,
+                                         target=X_std, leave_out=True)[1]
+    init = ukr_module._init
+    np.testing.assert_allclose(init.loo_error(Z, X_std, estimator), np.mean(losses),
+                               rtol=1e-12)
+    monkeypatch.setattr(init, "_LOO_MAX_ROWS", 50)
+    rows = np.unique(np.linspace(0, 299, 50).astype(int))
+    # Each of those rows is still reconstructed from all the other 299.
+    np.testing.assert_allclose(init.loo_error(Z, X_std, estimator),
+                               np.mean(losses[rows]), rtol=1e-12)
+
+
 def test_relative_progress_rule_stops_where_a_numpy_loop_over_the_curve_says():
     X, _ = saddle(200, seed=12)
     rtol = 2e-3

@@ -275,20 +275,22 @@ class WithinReach:
 
 
 @partial(jax.jit, static_argnames=("kernel", "loss"))
-def _reconstruction_pass(Zq, Z, X, weights, target, hyper, leave_out, *,
+def _reconstruction_pass(Zq, Z, X, weights, target, hyper, left_out, *,
                          kernel, loss):
     """``f(Zq)`` and the loss of each of its rows against the same row of `target`.
 
-    With `leave_out`, row i leaves training point i out: with ``Zq = Z`` and
-    ``target = X`` the losses are then the leave-one-out errors. The flag is
-    traced, so that scoring the initial scales, the reconstructions of the
-    training latents and :meth:`UKR.inverse_transform` at the same number of
-    rows run one compiled program.
+    Query row i leaves training point ``left_out[i]`` out of its
+    reconstruction (none where it is -1): with ``Zq = Z[rows]``, ``target =
+    X[rows]`` and ``left_out = rows`` the losses are the leave-one-out errors
+    of those rows. An array, not a flag, so that scoring the initial scales,
+    the reconstructions of the training latents and
+    :meth:`UKR.inverse_transform` at the same number of rows run one
+    compiled program.
     """
     columns = jnp.arange(Z.shape[0])
 
     def block(rows):
-        exclude = (rows[:, None] == columns[None, :]) & leave_out
+        exclude = left_out[rows][:, None] == columns[None, :]
         F = nadaraya_watson(Zq[rows], Z, X, weights, kernel, exclude)
         return F, sample_losses(loss, target[rows], F, hyper)
 
@@ -319,9 +321,12 @@ def padded_model(Z, X, loss):
 def map_to_data(Zq, Z, X, *, kernel, loss, epsilon, target=None, leave_out=False):
     """``f(Zq)`` of shape (n_queries, n_features) and its losses against `target`.
 
-    The losses (zeros when `target` is None) have shape (n_queries,). Padded
-    as in fit, so that the leave-one-out errors, the reconstructions of the
-    training latents and :meth:`UKR.inverse_transform` share compiled code.
+    The losses (zeros when `target` is None) have shape (n_queries,).
+    `leave_out`: False, True (query row i leaves training point i out, for
+    ``Zq = Z``), or an array of the training point each query row leaves out
+    (for ``Zq = Z[rows]``: ``rows``). Padded as in fit, so that the
+    leave-one-out errors, the reconstructions of the training latents and
+    :meth:`UKR.inverse_transform` share compiled code.
     """
     dtype = X.dtype
     n_queries, (n_samples, n_features) = Zq.shape[0], X.shape
@@ -329,11 +334,17 @@ def map_to_data(Zq, Z, X, *, kernel, loss, epsilon, target=None, leave_out=False
     n_columns = padded_shape(n_samples, n_features, loss)[1]
     if target is None:
         target = np.zeros((n_queries, n_features), dtype)
+    # Padding queries leave nothing out.
+    left_out = np.full(n_rows, -1, dtype=np.int32)
+    if leave_out is True:
+        left_out[:n_queries] = np.arange(n_queries)
+    elif leave_out is not False:
+        left_out[:n_queries] = np.asarray(leave_out)
     model = padded_model(Z, X, loss)
     F, losses = run_pass(
         _reconstruction_pass, pad(Zq, n_rows, dtype=dtype), *model,
         pad(target, n_rows, n_columns, dtype=dtype),
-        {"epsilon": np.asarray(epsilon, dtype)}, np.bool_(leave_out),
+        {"epsilon": np.asarray(epsilon, dtype)}, left_out,
         dtype=dtype, n_rows=model[0].shape[0], kernel=kernel, loss=loss)
     return F[:n_queries, :n_features], losses[:n_queries]
 
