@@ -485,28 +485,81 @@ def test_default_init_unfolds_curved_manifolds(name):
     assert errors["auto"] <= errors["pca"]
 
 
-def test_auto_init_is_isomap_and_places_rows_beyond_the_limit_as_isomap_does(
+def test_exact_graph_embeddings_are_isomap_and_place_rows_beyond_the_limit_as_it_does(
         monkeypatch):
     X, _ = _true_coordinates("s_curve", 600)
     X_std = StandardScaler().fit_transform(X)
-    first = ukr_module._init._isomap_embeddings(X_std, 2)
-    np.testing.assert_array_equal(first[0], ukr_module._init._isomap_embeddings(
-        X_std, 2)[0])
+    exact = ukr_module._init._isomap_embeddings(X_std, 2, n_landmarks=None)
+    assert list(exact) == list(ukr_module._init._AUTO_NEIGHBORS)
+    again = ukr_module._init._isomap_embeddings(X_std, 2, n_landmarks=None)
+    for k in exact:
+        np.testing.assert_array_equal(exact[k], again[k])
     # Above the row limit the graph holds evenly spaced rows and the others
     # are placed as Isomap.transform places new points.
     monkeypatch.setattr(ukr_module._init, "_AUTO_MAX_ROWS", 400)
-    embeddings = ukr_module._init._isomap_embeddings(X_std, 2)
+    embeddings = ukr_module._init._isomap_embeddings(X_std, 2, n_landmarks=None)
     base = np.unique(np.linspace(0, 599, 400).astype(int))
     others = np.setdiff1d(np.arange(600), base)
-    for k, ours in zip(ukr_module._init._AUTO_NEIGHBORS, embeddings, strict=True):
+    for k, ours in embeddings.items():
         isomap = Isomap(n_neighbors=k, n_components=2, eigen_solver="dense")
         theirs = np.empty_like(ours)
         theirs[base] = isomap.fit_transform(X_std[base])
         theirs[others] = isomap.transform(X_std[others])
-        # Eigenvectors are defined up to sign.
-        signs = np.sign(np.sum(ours * theirs, axis=0))
-        scale = np.abs(theirs).max()
-        np.testing.assert_allclose(ours * signs, theirs, rtol=0, atol=1e-6 * scale)
+        _assert_equal_up_to_sign(ours, theirs)
+
+
+def _assert_equal_up_to_sign(ours, theirs):
+    # Eigenvectors are defined up to sign.
+    signs = np.sign(np.sum(ours * theirs, axis=0))
+    scale = np.abs(theirs).max()
+    np.testing.assert_allclose(ours * signs, theirs, rtol=0, atol=1e-6 * scale)
+
+
+def test_landmark_embeddings_are_landmark_mds_of_the_graph_geodesics():
+    # de Silva and Tenenbaum's landmark MDS, by NumPy from all the graph's
+    # shortest paths: classical scaling of the landmarks' squared distances,
+    # then each row at -1/2 pinv(L) (its squared distances - their mean).
+    from scipy.sparse.csgraph import shortest_path
+    from sklearn.neighbors import kneighbors_graph
+
+    X, _ = _true_coordinates("swiss_roll_with_hole", 500)
+    X_std = StandardScaler().fit_transform(X)
+    n_landmarks = 60
+    ours = ukr_module._init._isomap_embeddings(X_std, 2, ks=(10,),
+                                               n_landmarks=n_landmarks)[10]
+    landmarks = np.sort(np.random.RandomState(0).choice(500, n_landmarks,
+                                                        replace=False))
+    geodesic = shortest_path(kneighbors_graph(X_std, 10, mode="distance"),
+                             directed=False)
+    squared = geodesic[:, landmarks] ** 2
+    centring = np.eye(n_landmarks) - 1 / n_landmarks
+    values, vectors = np.linalg.eigh(-0.5 * centring @ squared[landmarks] @ centring)
+    values, vectors = values[::-1][:2], vectors[:, ::-1][:, :2]
+    theirs = -0.5 * (squared - squared[landmarks].mean(axis=0)) @ (
+        vectors / np.sqrt(values))
+    _assert_equal_up_to_sign(ours, theirs)
+
+
+def test_graph_start_is_the_exact_isomap_of_the_best_ranked_neighbourhood(
+        monkeypatch):
+    # The landmarks rank the neighbourhood sizes; the start is then the
+    # exact Isomap embedding of the best, at its best scale.
+    monkeypatch.setattr(ukr_module._init, "_LANDMARKS", 50)
+    X, _ = _true_coordinates("swiss_roll_with_hole", 500)
+    X_std = StandardScaler().fit_transform(X)
+    init = ukr_module._init
+    errors = {k: min(init.loo_error(Z, X_std, UKR())
+                     for Z in init._scaled_candidates(embedding))
+              for k, embedding in init._isomap_embeddings(X_std, 2).items()}
+    best_k = min(errors, key=errors.get)
+    error, start = init._graph_start(X_std, 2, UKR())
+    isomap = Isomap(n_neighbors=best_k, n_components=2).fit_transform(X_std)
+    # The same embedding, centred and scaled alike in both columns.
+    isomap = isomap - isomap.mean(axis=0)
+    ratio = np.sum(start * isomap, axis=0) / np.sum(isomap**2, axis=0)
+    assert np.allclose(np.abs(ratio), np.abs(ratio[0]), rtol=1e-6)
+    _assert_equal_up_to_sign(start, isomap * np.abs(ratio))
+    assert error == pytest.approx(init.loo_error(start, X_std, UKR()), rel=1e-12)
 
 
 def test_geodesics_through_neighbours_equal_the_least_sum_over_them(monkeypatch):

@@ -114,9 +114,11 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Initial latent points. "pca": principal components, tried at several
         scales, keeping the one with the smallest leave-one-out error.
         "auto": the same for the principal components and for Isomap
-        embeddings with 5, 10, 20 and 30 neighbours (above 1,500 samples
-        computed on 1,500 evenly spaced ones), keeping the candidate with the
-        smallest leave-one-out error: curved manifolds start unfolded. When
+        embeddings with 5, 10, 20 and 30 neighbours (ranked on landmark
+        Isomap from 128 samples, the best then embedded from all; above 1,500
+        samples computed on 1,500 evenly spaced ones), keeping the candidate
+        with the smallest leave-one-out error: curved manifolds start
+        unfolded. When
         the best start of the principal components and the best of the
         Isomap embeddings are within a factor 1.5 of each other by that
         error (clustered data, such as digits), each is fitted for 10
