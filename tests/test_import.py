@@ -1,5 +1,6 @@
-"""What ``import gradest`` loads: not optax, which the first fit imports."""
+"""What ``import gradest`` loads and sets: not optax, which the first fit imports."""
 
+import os
 import subprocess
 import sys
 
@@ -12,3 +13,38 @@ def test_import_gradest_leaves_optax_for_the_first_fit():
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
                          capture_output=True, text=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_thread_limit_of_one_turns_off_xla_thread_pool_unless_flags_decide():
+    from gradest._engine.placement import follow_thread_limit
+
+    environ = {"OMP_NUM_THREADS": "1"}
+    assert follow_thread_limit(environ)
+    assert environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
+    environ = {"OMP_NUM_THREADS": "1",
+               "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert follow_thread_limit(environ)
+    assert environ["XLA_FLAGS"].split() == [
+        "--xla_force_host_platform_device_count=2",
+        "--xla_cpu_multi_thread_eigen=false"]
+    # The user's own setting, more threads, or no limit: left alone.
+    for environ in ({"OMP_NUM_THREADS": "1",
+                     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"},
+                    {"OMP_NUM_THREADS": "2"}, {}):
+        before = dict(environ)
+        assert not follow_thread_limit(environ)
+        assert environ == before
+
+
+def test_joblib_worker_imports_gradest_with_xla_on_one_thread():
+    # A process worker as GridSearchCV(n_jobs=2) starts it: joblib sets
+    # OMP_NUM_THREADS=1; XLA must accept the flag gradest adds and still fit.
+    script = ("import os, numpy as np, gradest; "
+              "m = gradest.GradLinearRegression(max_iter=5).fit("
+              "np.arange(8.0)[:, None], np.arange(8.0)); "
+              "print(os.environ['XLA_FLAGS'], np.isfinite(m.coef_).all())")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["OMP_NUM_THREADS"] = "1"
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
+                         capture_output=True, text=True, env=env).stdout.split()
+    assert out == ["--xla_cpu_multi_thread_eigen=false", "True"]

@@ -5,10 +5,15 @@ jit-compiled engine (gradients by JAX autodiff, optimisers from optax) and
 maps the solution back exactly to the user's units.
 """
 
-from ._engine import set_compilation_cache
-from ._version import __version__
-from .linear_model import GradLinearRegression, GradLogisticRegression
-from .ukr import UKR
+from ._engine.placement import follow_thread_limit
+
+# Before anything JAX computes, which fixes XLA's flags: see follow_thread_limit.
+follow_thread_limit()
+
+from ._engine import set_compilation_cache  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .linear_model import GradLinearRegression, GradLogisticRegression  # noqa: E402
+from .ukr import UKR  # noqa: E402
 
 __all__ = ["GradLinearRegression", "GradLogisticRegression", "UKR", "__version__",
            "set_compilation_cache"]
