@@ -40,7 +40,8 @@ _AUTO_MAX_ROWS = 1500
 # Isomap).
 _LANDMARKS = 128
 # Rows of one block of geodesic distances in _geodesic_through: a block and
-# its buffer (1 MB each at 1,500 graph rows) stay in cache.
+# its buffer (1 MB each in float64 with all 1,500 graph rows as landmarks)
+# stay in cache.
 _THROUGH_BLOCK_ROWS = 128
 # The leave-one-out error that picks the start is a mean over this many
 # evenly spaced rows at most (each still reconstructed from all the others):
@@ -268,8 +269,8 @@ def _geodesic_through(geodesic: np.ndarray, indices: np.ndarray,
     :data:`_THROUGH_BLOCK_ROWS` rows at a time, each block's running minimum
     kept in cache across the neighbours: one neighbour at a time over all
     rows streams the whole result through memory once per neighbour, 2.3x
-    slower (8,500 rows, 1,500 graph rows, 30 neighbours: 2.9 s against
-    1.2 s).
+    slower (8,500 rows, 1,500 landmarks, 30 neighbours: 2.9 s against
+    1.2 s in float64).
     """
     n_rows, n_landmarks = indices.shape[0], geodesic.shape[1]
     out = np.empty((n_rows, n_landmarks), geodesic.dtype)
