@@ -15,6 +15,22 @@ def test_import_gradest_leaves_optax_for_the_first_fit():
     assert out == ["False", "True"]
 
 
+def test_lbfgs_fits_of_a_convex_objective_never_import_optax():
+    # The engine's own L-BFGS runs without it; its fits still solve the problem.
+    script = (
+        "import sys, numpy as np, gradest\n"
+        "from sklearn.datasets import load_diabetes\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        "X, y = load_diabetes(return_X_y=True)\n"
+        "ours = gradest.GradLinearRegression(solver='lbfgs', tol=1e-12).fit(X, y)\n"
+        "theirs = LinearRegression().fit(X, y)\n"
+        "print('optax' in sys.modules, np.allclose(ours.coef_, theirs.coef_, "
+        "rtol=1e-6, atol=1e-6 * np.abs(theirs.coef_).max()))")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out == ["False", "True"]
+
+
 def test_thread_limit_of_one_turns_off_xla_thread_pool_unless_flags_decide():
     from gradest._engine.placement import follow_thread_limit
 

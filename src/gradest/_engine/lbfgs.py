@@ -13,15 +13,18 @@ less (see the benchmark "lbfgs: first fit in a fresh process").
 The transformation follows optax's conventions (an ``init``/``update`` pair
 whose state carries the value and gradient at the current point, which
 :func:`optax.value_and_grad_from_state` reads), on the engine's flat parameter
-vector.
+vector, without importing optax: a fresh process whose first fit takes this
+solver does not pay optax's import (0.09-0.11 s of a 0.55 s fit).
 """
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LbfgsState", "backtracking_lbfgs"]
+__all__ = ["ExtraArgsTransformation", "LbfgsState", "backtracking_lbfgs",
+           "value_and_grad_from_state"]
 
 # Armijo's sufficient-decrease constant, as in scipy's and optax's searches.
 _ARMIJO = 1e-4
@@ -35,6 +38,17 @@ _ARMIJO_HZ = 0.1
 _WOLFE = 0.9
 _HZ_EPSILON = 1e-6
 _ROUNDING_ULPS = 4
+
+
+class ExtraArgsTransformation(NamedTuple):
+    """An ``init``/``update`` pair whose update takes optax's extra arguments.
+
+    What :class:`optax.GradientTransformationExtraArgs` holds, without the
+    import: ``update(updates, state, params, *, value, grad, value_fn)``.
+    """
+
+    init: Callable
+    update: Callable
 
 
 class LbfgsState(NamedTuple):
@@ -89,12 +103,11 @@ def backtracking_lbfgs(memory_size: int = 10) -> Any:
 
     Returns
     -------
-    optax.GradientTransformationExtraArgs
+    ExtraArgsTransformation
         ``update(grad, state, params, *, value, grad, value_fn)`` returns the
         step to add to the flat parameters. A step that no trial of the line
         search accepts is zero, which the engine's loop reads as a stall.
     """
-    import optax  # imported on first use: see solvers.py
 
     def init(params):
         n = params.shape[0]
@@ -167,4 +180,16 @@ def backtracking_lbfgs(memory_size: int = 10) -> Any:
             grad=jnp.where(accepted, new_grad, grad))
         return jnp.where(accepted, s, jnp.zeros_like(s)), state
 
-    return optax.GradientTransformationExtraArgs(init, update)
+    return ExtraArgsTransformation(init, update)
+
+
+def value_and_grad_from_state(fun: Callable, params: jax.Array, state: LbfgsState):
+    """The value and gradient the last line search left in `state`, or computed.
+
+    As :func:`optax.value_and_grad_from_state`: computed by
+    :func:`jax.value_and_grad` while the stored value is not finite (before
+    the first step).
+    """
+    return jax.lax.cond(jnp.isfinite(state.value),
+                        lambda p: (state.value, state.grad),
+                        jax.value_and_grad(fun), params)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .lbfgs import LbfgsState, value_and_grad_from_state
 from .outcome import Status
 from .schedules import ADAPTIVE_FACTOR, ADAPTIVE_MIN_RATE, scheduled_rate
 from .solvers import make_optimizer, solver_spec
@@ -202,6 +203,8 @@ def _inf_norm(vector: jax.Array) -> jax.Array:
 def _value_and_grad(fun, params, opt_state, solver):
     if solver_spec(solver).reuses_line_search_values:
         # Reuses the value and gradient the line search already computed.
+        if isinstance(opt_state, LbfgsState):
+            return value_and_grad_from_state(fun, params, opt_state)
         import optax  # imported on first use: see solvers.py
 
         return optax.value_and_grad_from_state(fun)(params, state=opt_state)

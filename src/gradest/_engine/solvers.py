@@ -291,11 +291,28 @@ def make_optimizer(
         The transformation, accepting ``value``, ``grad`` and ``value_fn``
         keyword arguments whether it uses them or not.
     """
-    import optax
+    from .lbfgs import ExtraArgsTransformation
 
     if prox is None:
         prox = _no_prox
     spec = solver_spec(solver)
     build = spec.build_convex if convex and spec.build_convex else spec.build
-    transformation = build(optax, learning_rate, prox)
+    transformation = build(_LazyOptax(), learning_rate, prox)
+    if isinstance(transformation, ExtraArgsTransformation):
+        return transformation
+    import optax
+
     return optax.with_extra_args_support(transformation)
+
+
+class _LazyOptax:
+    """The optax module, imported when a solver's build first reads from it.
+
+    Our own L-BFGS needs none of it, and a process whose fits use only that
+    solver never imports optax.
+    """
+
+    def __getattr__(self, name):
+        import optax
+
+        return getattr(optax, name)
