@@ -8,6 +8,7 @@ and private attribute, bit for bit.
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -311,6 +312,56 @@ def test_real_ctrl_c_stops_a_long_fit_promptly_and_keeps_the_state():
         assert same == "same=True"
         assert message == ("message=GradLinearRegression.fit was interrupted; the "
                            "estimator is left as it was before this call.")
+
+
+def _swallowed_interrupt():
+    # What a garbage-collector callback does with the KeyboardInterrupt of a
+    # SIGINT that arrives while it runs (jax-ml/jax#18246): drops it.
+    try:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass
+
+
+def test_interrupt_swallowed_during_the_loop_stops_the_fit_at_the_next_chunk():
+    X, y = load_diabetes(return_X_y=True)
+    seen = []
+
+    def callback(history):
+        seen.append(history["loss"].size)
+        if len(seen) == 1:
+            _swallowed_interrupt()
+        return False
+
+    # Without the noted interrupt the fit would run all its steps (seconds)
+    # and return.
+    model = GradLinearRegression(solver="gd", learning_rate=1e-9, max_iter=50_000,
+                                 tol=0.0, callbacks=[callback])
+    with pytest.raises(KeyboardInterrupt, match="left as it was before"):
+        model.fit(X, y)
+    assert len(seen) == 1
+    assert not hasattr(model, "coef_")
+    # Nothing is left noted: the next fit runs to its end.
+    assert GradLinearRegression(max_iter=5).fit(X, y).n_iter_ == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_interrupt_swallowed_outside_the_loop_still_ends_the_fit(monkeypatch):
+    X, y = load_diabetes(return_X_y=True)
+    model = GradLinearRegression(max_iter=5).fit(X, y)
+    before = {k: pickle.dumps(v) for k, v in vars(model).items()}
+    original = model._penalty_terms
+
+    def penalty_terms():
+        _swallowed_interrupt()
+        return original()
+
+    monkeypatch.setattr(model, "_penalty_terms", penalty_terms)
+    with pytest.raises(KeyboardInterrupt, match="left as it was before"):
+        model.set_params(max_iter=7).fit(X, y)
+    monkeypatch.undo()
+    model.set_params(max_iter=5)
+    assert {k: pickle.dumps(v) for k, v in vars(model).items()} == before
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._engine import SCHEDULES, SOLVERS, MinimizeResult, Problem, Settings, minimize
+from ._engine.interrupts import noting_interrupts, raise_if_interrupted
 
 __all__ = ["ENGINE_CONSTRAINTS", "GradientFitMixin", "atomic", "fit_history"]
 
@@ -54,7 +55,11 @@ def atomic(method):
     def wrapper(self, *args, **kwargs):
         saved = dict(vars(self))
         try:
-            return method(self, *args, **kwargs)
+            with noting_interrupts():
+                result = method(self, *args, **kwargs)
+                # An interrupt that other code swallowed (see interrupts.py).
+                raise_if_interrupted()
+            return result
         except BaseException as exc:
             vars(self).clear()
             vars(self).update(saved)

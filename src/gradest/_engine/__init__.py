@@ -18,7 +18,8 @@ back. The modules:
 - :mod:`.minimize`: the front end that drives the loop;
 - :mod:`.rowwise`: per-row minimisation (Levenberg-Marquardt, fixed Adam steps);
 - :mod:`.outcome`: how every loop ends, and the warnings and errors it raises;
-- :mod:`.cache`: JAX's persistent compilation cache, on request.
+- :mod:`.cache`: JAX's persistent compilation cache, on request;
+- :mod:`.interrupts`: Ctrl-C kept where other code would swallow it.
 """
 
 from .blocks import map_row_blocks

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 
 from . import placement
 from .data import float_dtype, precision
+from .interrupts import raise_if_interrupted
 from .loop import (
     DEFAULT_CHUNK_SIZE,
     Controls,
@@ -383,6 +384,9 @@ def _drive(run: _Run, settings: Settings, fresh: bool):
                 state, *run.arrays, *run.scalars, np.bool_(fresh), np.int32(limit),
                 *run.controls, **run.static)
         fresh = False
+        # A Ctrl-C that reached only a garbage-collector callback (see
+        # interrupts.py) ends the fit here, between chunks.
+        raise_if_interrupted()
         n_done, status = int(n_done), int(state.status)
         now = time.perf_counter()
         limit = _next_limit(now - chunk_start, n_done, settings.chunk_size)
