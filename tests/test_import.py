@@ -5,14 +5,18 @@ import subprocess
 import sys
 
 
+def _printed_by_fresh_process(script, env=None):
+    """The words a new Python process running `script` prints."""
+    return subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
+                          capture_output=True, text=True, env=env).stdout.split()
+
+
 def test_import_gradest_leaves_optax_for_the_first_fit():
     script = ("import sys, gradest; print('optax' in sys.modules); "
               "import numpy as np; gradest.GradLinearRegression(max_iter=3)"
               ".fit(np.arange(8.0)[:, None], np.arange(8.0)); "
               "print('optax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
-                         capture_output=True, text=True).stdout.split()
-    assert out == ["False", "True"]
+    assert _printed_by_fresh_process(script) == ["False", "True"]
 
 
 def test_lbfgs_fits_of_a_convex_objective_never_import_optax():
@@ -26,9 +30,7 @@ def test_lbfgs_fits_of_a_convex_objective_never_import_optax():
         "theirs = LinearRegression().fit(X, y)\n"
         "print('optax' in sys.modules, np.allclose(ours.coef_, theirs.coef_, "
         "rtol=1e-6, atol=1e-6 * np.abs(theirs.coef_).max()))")
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
-                         capture_output=True, text=True).stdout.split()
-    assert out == ["False", "True"]
+    assert _printed_by_fresh_process(script) == ["False", "True"]
 
 
 def test_thread_limit_of_one_turns_off_xla_thread_pool_unless_flags_decide():
@@ -61,6 +63,5 @@ def test_joblib_worker_imports_gradest_with_xla_on_one_thread():
               "print(os.environ['XLA_FLAGS'], np.isfinite(m.coef_).all())")
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["OMP_NUM_THREADS"] = "1"
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", script], check=True,
-                         capture_output=True, text=True, env=env).stdout.split()
-    assert out == ["--xla_cpu_multi_thread_eigen=false", "True"]
+    assert _printed_by_fresh_process(script, env) == [
+        "--xla_cpu_multi_thread_eigen=false", "True"]
