@@ -270,6 +270,10 @@ _SIGINT_SCRIPT = textwrap.dedent("""
     from sklearn.datasets import load_diabetes
     from gradest import GradLinearRegression
 
+    # Ctrl-C as an interactive Python has it: a suite started in the
+    # background (a shell's "&") hands its processes SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     X, y = load_diabetes(return_X_y=True)
     # Steps this small never meet any tolerance: without the interrupt the
     # fit would run for hours.
