@@ -324,6 +324,15 @@ def test_real_ctrl_c_stops_a_long_fit_promptly_and_keeps_the_state():
                            "estimator is left as it was before this call.")
 
 
+@pytest.fixture
+def default_sigint():
+    # Python's own Ctrl-C handler, whatever this suite inherited: started in
+    # the background (a shell's "&") it has SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _swallowed_interrupt():
     # What a garbage-collector callback does with the KeyboardInterrupt of a
     # SIGINT that arrives while it runs (jax-ml/jax#18246): drops it.
@@ -333,7 +342,8 @@ def _swallowed_interrupt():
         pass
 
 
-def test_interrupt_swallowed_during_the_loop_stops_the_fit_at_the_next_chunk():
+def test_interrupt_swallowed_during_the_loop_stops_the_fit_at_the_next_chunk(
+        default_sigint):
     X, y = load_diabetes(return_X_y=True)
     seen = []
 
@@ -356,7 +366,8 @@ def test_interrupt_swallowed_during_the_loop_stops_the_fit_at_the_next_chunk():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_interrupt_swallowed_outside_the_loop_still_ends_the_fit(monkeypatch):
+def test_interrupt_swallowed_outside_the_loop_still_ends_the_fit(monkeypatch,
+                                                                 default_sigint):
     X, y = load_diabetes(return_X_y=True)
     model = GradLinearRegression(max_iter=5).fit(X, y)
     before = {k: pickle.dumps(v) for k, v in vars(model).items()}
