@@ -180,3 +180,67 @@ def test_invalid_parameters_are_named(params, match):
     X, y = _gross_outliers()
     with pytest.raises(ValueError, match=match):
         GradLinearRegression(**params).fit(X, y)
+
+
+def _targets_with_weights(loss, n_outputs):
+    rng = np.random.default_rng(7)
+    n = 400
+    weights = rng.uniform(0.2, 3.0, size=n)
+    if loss == "log_loss":
+        labels = rng.choice(max(n_outputs, 2), size=n, p=None)
+        Y = (np.eye(n_outputs)[labels] if n_outputs > 1
+             else labels[:, None].astype(float))
+    elif loss == "squared_error":
+        Y = rng.normal(3.0, 2.0, size=(n, n_outputs))
+    else:
+        Y = rng.gamma(2.0, 1.5, size=(n, n_outputs))
+    return Y, weights
+
+
+@pytest.mark.parametrize("loss, hyper, n_outputs", [
+    ("squared_error", {}, 2), ("log_loss", {}, 1), ("log_loss", {}, 4),
+    ("poisson", {}, 1), ("gamma", {}, 1), ("tweedie", {"power": 1.5}, 1),
+    ("tweedie", {"power": 3.0}, 1)])
+def test_best_constant_is_where_the_weighted_loss_is_flat(loss, hyper, n_outputs):
+    # The intercept of a built-in loss starts at its best constant without
+    # any evaluation; autodiff's derivative of the weighted mean loss in a
+    # constant predictor must vanish there (up to rounding) and not at a
+    # neighbouring constant.
+    import jax
+
+    from gradest._losses import best_constant, sample_losses, weighted_mean
+
+    Y, weights = _targets_with_weights(loss, n_outputs)
+    constant = best_constant(loss, weights @ Y / weights.sum())
+    assert constant is not None and constant.shape == (n_outputs,)
+
+    traced = {name: jnp.asarray(value) for name, value in hyper.items()}
+
+    def mean_loss(c):
+        predictions = jnp.broadcast_to(c, Y.shape)
+        return weighted_mean(sample_losses(loss, jnp.asarray(Y), predictions, traced),
+                             jnp.asarray(weights))
+
+    with jax.enable_x64(True):
+        slope = np.asarray(jax.grad(mean_loss)(jnp.asarray(constant)))
+        # Not a common shift, to which multinomial logits are blind.
+        off = constant + 0.1 * np.arange(1, n_outputs + 1)
+        slope_off = np.asarray(jax.grad(mean_loss)(jnp.asarray(off)))
+    assert np.max(np.abs(slope)) <= 1e-12 * max(1.0, float(np.max(np.abs(Y))))
+    assert np.max(np.abs(slope_off)) > 1e-3
+
+
+def test_built_in_losses_start_without_evaluating_constants():
+    # The start needs no compiled evaluation of the candidates (a program of
+    # its own, compiled in every new process); a user's callable still
+    # compares 0 with the mean.
+    from gradest.linear_model import _fit
+
+    X, y = _poisson_data()
+    before = _fit._constant_objective._cache_size()
+    GradLinearRegression(loss="poisson", solver="lbfgs").fit(X, y)
+    assert _fit._constant_objective._cache_size() == before
+    model = GradLinearRegression(loss=poisson_nll, solver="lbfgs").fit(X, y)
+    assert _fit._constant_objective._cache_size() >= max(before, 1)
+    ref = PoissonRegressor(alpha=0.0, tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-5, atol=1e-7)

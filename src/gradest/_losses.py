@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
-__all__ = ["IDENTITY", "LOG", "LOSSES", "Link", "LossSpec", "check_targets",
+__all__ = ["IDENTITY", "LOG", "LOSSES", "Link", "LossSpec", "best_constant",
+           "check_targets",
            "estimates_scale", "has_statistics", "homogeneity_degree", "is_convex",
            "is_equivariant", "is_smooth", "link_of", "loss_hyper", "loss_names",
            "sample_losses", "scales_targets", "smoothed_form", "weighted_mean"]
@@ -279,6 +280,16 @@ class LossSpec:
         ``a ** degree`` (2 for squared error, 1 for the absolute error and
         the Huber loss with its scale). A penalty stated in the units of y
         is converted to standardised targets with it.
+    best_constant : callable or None
+        ``best_constant(mean) -> predictions``: from the weighted mean of the
+        targets (one value per output column), the constant linear predictor
+        that minimises the weighted mean loss exactly, where it is finite
+        (the mean itself for squared error, its log for the log-link
+        families, its logit for the binomial and the centred log for the
+        multinomial log-loss: where the loss's derivative in a constant
+        predictor vanishes). A linear model's intercept starts there. None
+        where no closed form exists (the intercept then starts at the better
+        of 0 and the link of the mean, by evaluating both).
     """
 
     name: str
@@ -295,13 +306,29 @@ class LossSpec:
     statistics: bool = False
     convex: bool = False
     degree: int | None = None
+    best_constant: Callable | None = None
+
+
+def _log_of_mean(mean):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(mean)
+
+
+def _logit_of_mean(mean):
+    """The binomial logit of the mean, or the multinomial centred log of the
+    class frequencies (the logits are defined up to a common shift)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if mean.shape[-1] == 1:
+            return np.log(mean) - np.log1p(-mean)
+        logs = np.log(mean)
+        return logs - np.mean(logs)
 
 
 _REGRESSION = frozenset({"regression"})
 _REGISTRY = (
     LossSpec("squared_error", squared_error, smooth=True, equivariant=True,
              tasks=frozenset({"regression", "reconstruction"}), statistics=True,
-             convex=True, degree=2),
+             convex=True, degree=2, best_constant=_identity),
     # A fixed threshold in the units of the residuals would let rescaling y
     # (or outliers inflating its spread) move points across it; the linear
     # models fit the threshold's scale with the model, which makes it
@@ -317,20 +344,22 @@ _REGISTRY = (
              equivariant=False, tasks=frozenset({"reconstruction"}),
              hyperparameters=("epsilon",), convex=True),
     LossSpec("log_loss", log_loss, smooth=True, equivariant=False,
-             tasks=frozenset({"classification"}), convex=True),
+             tasks=frozenset({"classification"}), convex=True,
+             best_constant=_logit_of_mean),
     # Quantiles follow any increasing affine map of y, as the median does.
     LossSpec("quantile", pinball, smooth=False, equivariant=True, tasks=_REGRESSION,
              hyperparameters=("quantile",), smoothed=smoothed_pinball,
              convex=True, degree=1),
     LossSpec("poisson", poisson_deviance, smooth=True, equivariant=False,
              tasks=_REGRESSION, link=LOG, target_domain=_nonnegative,
-             scalable_targets=False, convex=True),
+             scalable_targets=False, convex=True, best_constant=_log_of_mean),
     LossSpec("gamma", gamma_deviance, smooth=True, equivariant=False,
              tasks=_REGRESSION, link=LOG, target_domain=_positive,
-             scalable_targets=False, convex=True),
+             scalable_targets=False, convex=True, best_constant=_log_of_mean),
     LossSpec("tweedie", tweedie_deviance, smooth=True, equivariant=False,
              tasks=_REGRESSION, link=LOG, target_domain=_tweedie_domain,
-             scalable_targets=False, hyperparameters=("power",)),
+             scalable_targets=False, hyperparameters=("power",),
+             best_constant=_log_of_mean),
 )
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _REGISTRY}
 
@@ -383,6 +412,16 @@ def has_statistics(loss: str | Callable) -> bool:
 def smoothed_form(loss: str | Callable) -> Callable | None:
     """The smooth surrogate of a non-smooth built-in loss, else None."""
     return LOSSES[loss].smoothed if isinstance(loss, str) else None
+
+
+def best_constant(loss: str | Callable, mean: np.ndarray) -> np.ndarray | None:
+    """The :attr:`LossSpec.best_constant` of a built-in loss at the weighted
+    mean `mean` of the targets; None for a callable, a loss without one, or
+    where it is not finite (a class or a count of weight 0)."""
+    if not isinstance(loss, str) or LOSSES[loss].best_constant is None:
+        return None
+    constant = LOSSES[loss].best_constant(np.asarray(mean, float))
+    return constant if np.all(np.isfinite(constant)) else None
 
 
 def link_of(loss: str | Callable) -> Link:
