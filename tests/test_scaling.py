@@ -157,3 +157,27 @@ def test_zero_weight_rows_set_no_scale(sparse):
     np.testing.assert_allclose(weighted.mean, expected.mean, rtol=1e-12)
     np.testing.assert_allclose(weighted.scale, expected.scale, rtol=1e-12)
     np.testing.assert_array_equal(weighted.constant, [False, False])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blocked_moments_equal_numpy_over_many_blocks(monkeypatch, dtype):
+    # Blocks of 8 rows through one reused buffer, a partial last block, whole
+    # blocks of zero weight and zero-weight rows holding huge values: the
+    # moments equal NumPy's weighted mean and variance of all rows.
+    import gradest._scaling as scaling
+
+    monkeypatch.setattr(scaling, "_BLOCK_ELEMENTS", 8 * 6)
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(101, 6)) * [1, 10, 1e-3, 1e3, 5, 1] + 7).astype(dtype)
+    weights = rng.uniform(0, 2, size=101)
+    weights[16:24] = 0
+    weights[rng.choice(101, 10, replace=False)] = 0
+    X[weights == 0] = 1e30
+    moments = compute_moments(X, weights)
+    kept = weights > 0
+    mean = np.average(X[kept].astype(np.float64), axis=0, weights=weights[kept])
+    variance = np.average((X[kept] - mean) ** 2, axis=0, weights=weights[kept])
+    np.testing.assert_allclose(moments.mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(moments.m2 * moments.scale**2 / moments.weight,
+                               variance, rtol=1e-10)
+    assert moments.count == kept.sum()
