@@ -1,15 +1,24 @@
-"""Measuring helpers: interleaved medians, compile counts, memory, the lower bound.
+"""Measuring helpers: interleaved medians, compile counts, memory, the lower bound,
+the table's rows and fresh-process calls.
+
+The case modules import this one and nothing of each other; ``run.py``
+imports the cases (the import graph is a tree).
 
 Every case compares gradest with its anchors in one process, so that they
 share the machine's state; timings are repeated in turn (A B A B ...) and
 reported as medians.
 """
 
+import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from functools import partial
 
@@ -18,20 +27,26 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 
 from gradest._engine import make_optimizer
 
 __all__ = [
+    "FIXED_MMAP_THRESHOLD",
     "CompileCounter",
+    "call_in_subprocess",
     "interleaved_medians",
     "machine_description",
     "pass_pair_seconds",
     "peak_rss_mb",
+    "quietly",
+    "row",
     "seed_style_seconds",
     "timed",
     "WarmFitMemory",
 ]
 
+RUN_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run.py")
 _BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 
@@ -295,3 +310,45 @@ def machine_description() -> str:
             f"{jax.default_backend().upper()}; Python {platform.python_version()}, "
             f"JAX {jax.__version__}, scikit-learn {sklearn.__version__}, "
             f"NumPy {np.__version__}")
+
+
+def row(case, what, gradest_s, *, seed_s=None, sklearn_s=None, sklearn_name="",
+        bound_s=None, target="", met=None, note="", rss_mb=None, unit="s"):
+    """One line of the results table.
+
+    Times in seconds, None where not measured; `unit` is "copies" for a row
+    whose gradest value counts copies of X instead.
+    """
+    return {"case": case, "what": what, "gradest_s": gradest_s, "seed_s": seed_s,
+            "sklearn_s": sklearn_s, "sklearn_name": sklearn_name,
+            "bound_s": bound_s, "target": target, "met": met, "note": note,
+            "rss_mb": peak_rss_mb() if rss_mb is None else rss_mb, "unit": unit}
+
+
+# glibc raises its threshold for serving large allocations from fresh pages
+# after big ones are freed, after which a process reuses memory it already
+# holds and a second fit shows no peak of its own. A fixed threshold returns
+# every large buffer to the system, so that each fit's peak can be measured.
+FIXED_MMAP_THRESHOLD = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+
+
+def call_in_subprocess(name: str, timeout: float = 1800, env=None, **kwargs):
+    """Run the call `name` (of run.py's registry) in a fresh Python process.
+
+    Returns its result, which carries ``peak_rss_mb``, the peak memory of that process.
+    `env` adds environment variables.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.json")
+        subprocess.run([sys.executable, RUN_PY, "--call", name, "--kwargs",
+                        json.dumps(kwargs), "--json", out],
+                       check=True, timeout=timeout, env={**os.environ, **(env or {})})
+        with open(out) as result:
+            return json.load(result)
+
+
+def quietly(fn):
+    """`fn()`, with scikit-learn's ConvergenceWarning silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fn()

@@ -17,8 +17,13 @@ import time
 import warnings
 
 import numpy as np
-from _measure import CompileCounter, pass_pair_seconds, peak_rss_mb
-from cases import call_in_subprocess, row
+from _measure import (
+    CompileCounter,
+    call_in_subprocess,
+    pass_pair_seconds,
+    peak_rss_mb,
+    row,
+)
 
 _QUANTILE = 0.9
 _N_FEATURES = 20

@@ -23,8 +23,7 @@ skglm (the benchmark extra, ``make bench``) is skipped when missing.
 import warnings
 
 import numpy as np
-from _measure import time_to_objective
-from cases import call_in_subprocess, row
+from _measure import call_in_subprocess, row, time_to_objective
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
 from sklearn.preprocessing import StandardScaler

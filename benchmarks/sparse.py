@@ -9,10 +9,9 @@ a fresh process (its peak memory is its own) and is scored on the same test
 split.
 
 Run through ``python benchmarks/run.py --cases sparse_text`` (``--quick`` for
-the small corpus), or alone as ``python benchmarks/sparse.py [--quick]``.
+the small corpus).
 """
 
-import sys
 import time
 import warnings
 
@@ -232,7 +231,7 @@ def objective_sweep(quick: bool, repeats: int, penalty: str) -> dict:
 def _sweep_row(case: str, size: str, penalty: str, anchor_name: str,
                quick: bool) -> dict:
     """The table row of :func:`objective_sweep` (run in a fresh process)."""
-    from cases import call_in_subprocess, row
+    from _measure import call_in_subprocess, row
 
     sweep = call_in_subprocess("sparse_objective_sweep", quick=quick,
                                repeats=3 if quick else 5, penalty=penalty)
@@ -277,7 +276,7 @@ CONTENDERS = ["gradest lbfgs L2", "gradest lbfgs L2, standardize=False",
 
 def sparse_text(quick):
     """The benchmark case: one table row per contender."""
-    from cases import call_in_subprocess, row
+    from _measure import call_in_subprocess, row
 
     case = "8 sparse text"
     facts = call_in_subprocess("sparse_corpus", quick=quick)
@@ -337,11 +336,3 @@ SPARSE_CASES = {"sparse_text": sparse_text}
 SPARSE_CALLS = {"sparse_fit": fit_one, "sparse_corpus": corpus_facts,
                 "sparse_objective_sweep": objective_sweep}
 
-
-if __name__ == "__main__":
-    import os
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import run
-
-    sys.exit(run.main(["--cases", "sparse_text", *sys.argv[1:]]))

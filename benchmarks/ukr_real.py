@@ -21,8 +21,7 @@ import os
 import warnings
 
 import numpy as np
-from _measure import peak_rss_mb, timed
-from cases import call_in_subprocess, row
+from _measure import call_in_subprocess, peak_rss_mb, row, timed
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 METHODS = ["UKR", "UMAP", "t-SNE", "Isomap", "LLE", "PCA"]

@@ -11,8 +11,7 @@ import time
 import warnings
 
 import numpy as np
-from _measure import peak_rss_mb
-from cases import call_in_subprocess, row
+from _measure import call_in_subprocess, peak_rss_mb, row
 
 _LEARNING_RATES = [0.01, 0.02, 0.05, 0.1, 0.2]
 

@@ -1,4 +1,5 @@
-"""The benchmark cases, each comparing gradest with its anchors in one process.
+"""The speed cases (seed 000, compile cost, grid search, large data, UKR), each
+comparing gradest with its anchors in one process.
 
 Anchors in every case: the seeds' style (a Python loop that calls
 ``jax.value_and_grad`` each step, not jitted), scikit-learn's estimator for
@@ -6,36 +7,34 @@ the same model, and a lower bound: the passes over the data that the solver
 needs, timed as jitted matrix products (two passes, forward and backward, per
 value and gradient, and at least one value and gradient per iteration).
 
-A case returns a list of rows (dicts, see :func:`row`); `run.py` runs each
-case in a fresh process, adds that process's peak memory and writes the
-table. Functions named in :data:`CALLS` can also be run in a fresh process of
-their own through :func:`call_in_subprocess`, for cold starts and clean peaks.
+A case returns a list of rows (dicts, see ``_measure.row``); `run.py` runs
+each case in a fresh process, adds that process's peak memory and writes the
+table. Functions named in :data:`SPEED_CALLS` can also be run in a fresh
+process of their own through ``_measure.call_in_subprocess``, for cold starts
+and clean peaks.
 """
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import warnings
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from _measure import (
+    FIXED_MMAP_THRESHOLD,
     CompileCounter,
     WarmFitMemory,
+    call_in_subprocess,
     interleaved_medians,
     pass_pair_seconds,
-    peak_rss_mb,
+    quietly,
+    row,
     seed_style_seconds,
     time_to_objective,
     timed,
 )
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
     LinearRegression,
     LogisticRegression,
@@ -50,53 +49,11 @@ import gradest.linear_model._fit
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._engine import Problem, Settings, bucket_rows, minimize
 
-RUN_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run.py")
 LEARNING_RATES = [0.01, 0.02, 0.05, 0.1, 0.2]
 # The solvers of a smooth objective ("fista" is for nonsmooth penalties, in
 # the Lasso case).
 _SMOOTH_SOLVERS = [name for name in gradest._engine.SOLVERS
                    if not gradest._engine.solver_spec(name).applies_prox]
-
-
-def row(case, what, gradest_s, *, seed_s=None, sklearn_s=None, sklearn_name="",
-        bound_s=None, target="", met=None, note="", rss_mb=None, unit="s"):
-    """One line of the results table.
-
-    Times in seconds, None where not measured; `unit` is "copies" for a row
-    whose gradest value counts copies of X instead.
-    """
-    return {"case": case, "what": what, "gradest_s": gradest_s, "seed_s": seed_s,
-            "sklearn_s": sklearn_s, "sklearn_name": sklearn_name,
-            "bound_s": bound_s, "target": target, "met": met, "note": note,
-            "rss_mb": peak_rss_mb() if rss_mb is None else rss_mb, "unit": unit}
-
-
-# glibc raises its threshold for serving large allocations from fresh pages
-# after big ones are freed, after which a process reuses memory it already
-# holds and a second fit shows no peak of its own. A fixed threshold returns
-# every large buffer to the system, so that each fit's peak can be measured.
-FIXED_MMAP_THRESHOLD = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
-
-
-def call_in_subprocess(name: str, timeout: float = 1800, env=None, **kwargs):
-    """Run ``CALLS[name](**kwargs)`` in a fresh Python process; return its result.
-
-    The result carries ``peak_rss_mb``, the peak memory of that process.
-    `env` adds environment variables.
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "result.json")
-        subprocess.run([sys.executable, RUN_PY, "--call", name, "--kwargs",
-                        json.dumps(kwargs), "--json", out],
-                       check=True, timeout=timeout, env={**os.environ, **(env or {})})
-        with open(out) as result:
-            return json.load(result)
-
-
-def _quietly(fn):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return fn()
 
 
 # --- 1. the seed 000 recipe --------------------------------------------------
@@ -253,7 +210,7 @@ def compile_cost(quick):
     rows = []
     for solver in solvers:
         def fit(learning_rate=0.05, solver=solver):
-            return _quietly(lambda: GradLinearRegression(
+            return quietly(lambda: GradLinearRegression(
                 solver=solver, learning_rate=learning_rate).fit(X, y))
 
         with CompileCounter() as first_compiles:
@@ -319,7 +276,7 @@ def _fold_iterations(estimator, X, y, cv):
     for rate in LEARNING_RATES:
         for train, _ in cv.split(X):
             model = clone(estimator).set_params(learning_rate=rate)
-            total += _quietly(lambda m=model, t=train: m.fit(X[t], y[t])).n_iter_
+            total += quietly(lambda m=model, t=train: m.fit(X[t], y[t])).n_iter_
     return total
 
 
@@ -331,12 +288,12 @@ def grid_search_one_solver(solver, quick):
     def grad_grid():
         search = GridSearchCV(GradLinearRegression(solver=solver),
                               {"learning_rate": LEARNING_RATES}, cv=cv)
-        return _quietly(lambda: search.fit(X, y))
+        return quietly(lambda: search.fit(X, y))
 
     def sgd_grid():
         search = GridSearchCV(SGDRegressor(random_state=0),
                               {"eta0": LEARNING_RATES}, cv=cv)
-        return _quietly(lambda: search.fit(X, y))
+        return quietly(lambda: search.fit(X, y))
 
     with CompileCounter() as compiles:
         cold_s, _ = timed(grad_grid)
@@ -438,8 +395,8 @@ def large_linear_one(kind, n_rows, quick):
         params = {"coef": jnp.zeros(X.shape[1]), "intercept": jnp.zeros(())}
         seed_s, _ = seed_style_seconds(loss, params, "lbfgs", 0.05, model.n_iter_,
                                        1 if quick else 5)
-    adam_first_s, adam = timed(lambda: _quietly(lambda: Grad().fit(X, y)))
-    adam_warm_s, _ = timed(lambda: _quietly(lambda: Grad().fit(X, y)))
+    adam_first_s, adam = timed(lambda: quietly(lambda: Grad().fit(X, y)))
+    adam_warm_s, _ = timed(lambda: quietly(lambda: Grad().fit(X, y)))
     with jax.enable_x64(True):
         seed_adam_s, _ = seed_style_seconds(loss, params, "adam", 0.05, adam.n_iter_,
                                             20 if quick else 50)
@@ -697,10 +654,10 @@ def ukr_fit(n_samples, n_transform, quick):
     UKR = _ukr_class()
     X = _saddle(n_samples, 0)
     with CompileCounter() as compiles:
-        first_s, model = timed(lambda: _quietly(lambda: UKR().fit(X)))
+        first_s, model = timed(lambda: quietly(lambda: UKR().fit(X)))
     result = {"first_s": first_s, "n_iter": model.n_iter_, "compiles": compiles.count}
     if n_samples <= 2000:
-        result["warm_s"] = timed(lambda: _quietly(lambda: UKR().fit(X)))[0]
+        result["warm_s"] = timed(lambda: quietly(lambda: UKR().fit(X)))[0]
         # Each evaluation reads the n x n kernel matrix at least twice
         # (reconstruction and its gradient), as the linear cases read X.
         kernel = np.exp(-np.random.default_rng(0).random((n_samples, n_samples)))
@@ -774,14 +731,14 @@ def ukr(quick):
     return rows
 
 
-CASES = {
+SPEED_CASES = {
     "seed_000": seed_000,
     "compile": compile_cost,
     "grid": grid_search,
     "large": large_linear,
     "ukr": ukr,
 }
-CALLS = {
+SPEED_CALLS = {
     "first_fit_in_fresh_process": first_fit_in_fresh_process,
     "grid_search_one_solver": grid_search_one_solver,
     "large_linear_one": large_linear_one,
@@ -792,29 +749,3 @@ CALLS = {
     "manifold_anchors": manifold_anchors,
 }
 
-# Whole workflows (feature elimination, parallel searches, imports).
-from workflows import WORKFLOW_CALLS, WORKFLOW_CASES  # noqa: E402
-
-CASES.update(WORKFLOW_CASES)
-CALLS.update(WORKFLOW_CALLS)
-
-# Sparse TF-IDF text classification.
-from sparse import SPARSE_CALLS, SPARSE_CASES  # noqa: E402
-
-CASES.update(SPARSE_CASES)
-CALLS.update(SPARSE_CALLS)
-# GLM families and quantile regression (case 8).
-from glm import GLM_CALLS, GLM_CASES  # noqa: E402
-
-CASES.update(GLM_CASES)
-CALLS.update(GLM_CALLS)
-# The Lasso: time to the same objective against Lasso and skglm.
-from lasso import LASSO_CALLS, LASSO_CASES  # noqa: E402
-
-CASES.update(LASSO_CASES)
-CALLS.update(LASSO_CALLS)
-# UKR against the manifold learners on real and synthetic data.
-from ukr_real import UKR_REAL_CALLS, UKR_REAL_CASES  # noqa: E402
-
-CASES.update(UKR_REAL_CASES)
-CALLS.update(UKR_REAL_CALLS)
