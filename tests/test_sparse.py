@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gradest import GradLinearRegression, GradLogisticRegression
 from gradest._engine import matvec, rmatvec, sparse_design, take_rows
-from gradest._scaling import compute_moments
+from gradest._moments import compute_moments
 
 N_SAMPLES, N_FEATURES = 240, 30
 SPARSE_KINDS = [(fmt, container) for fmt in ("csr", "csc")
@@ -351,7 +351,7 @@ def test_sparse_rows_split_over_two_devices_equal_one_device_dense(tmp_path):
 
 def _host_parts(monkeypatch, n_parts):
     """Host matrices made from now on cut their rows into `n_parts` parts."""
-    from gradest._engine import sparse
+    from gradest._engine import host as sparse
 
     monkeypatch.setattr(sparse, "_PART_ENTRIES", 1)
     monkeypatch.setattr(sparse, "_host_threads", lambda: n_parts)
@@ -359,7 +359,7 @@ def _host_parts(monkeypatch, n_parts):
 
 @pytest.mark.parametrize("n_parts", [1, 3])
 def test_host_parts_compute_the_dense_products(monkeypatch, n_parts):
-    from gradest._engine.sparse import weighted_gram
+    from gradest._engine.gram import weighted_gram
 
     _host_parts(monkeypatch, n_parts)
     X, _, rng = _sparse_data(seed=9)
@@ -404,7 +404,7 @@ def test_host_parts_compute_the_dense_products(monkeypatch, n_parts):
 
 
 def test_memo_answers_only_the_same_operand():
-    from gradest._engine.sparse import _HostMatrix
+    from gradest._engine.host import _HostMatrix
 
     holder = _HostMatrix(sp.csr_array(np.eye(3)))
     calls = []

@@ -11,10 +11,15 @@ back. The modules:
 - :mod:`.solvers`: the table of solvers and what each needs;
 - :mod:`.sparse`: sparse designs (CSR with implicit centring) and the
   products every linear objective uses;
+- :mod:`.host`: those products computed by SciPy, called from compiled code;
+- :mod:`.gram`: the weighted Gram of a few columns (a Hessian block);
 - :mod:`.fista`: accelerated proximal gradient steps, for nonsmooth penalties;
 - :mod:`.schedules`: learning-rate schedules, evaluated in the loop;
 - :mod:`.blocks`: row-blocked evaluation for objectives quadratic in the rows;
-- :mod:`.loop`: the compiled loop (full batch and mini-batch iterations);
+- :mod:`.iterations`: one iteration (full batch or mini-batch epoch) and the
+  tests that end the loop;
+- :mod:`.loop`: the compiled loop, chunks of those iterations;
+- :mod:`.problem`: the problem, the settings and the result of a minimisation;
 - :mod:`.minimize`: the front end that drives the loop;
 - :mod:`.rowwise`: per-row minimisation (Levenberg-Marquardt, fixed Adam steps);
 - :mod:`.outcome`: how every loop ends, and the warnings and errors it raises;
@@ -35,8 +40,10 @@ from .data import (
     padded_weights,
     run_pass,
 )
-from .minimize import HISTORY_KEYS, MinimizeResult, Problem, Settings, minimize
+from .gram import weighted_gram
+from .minimize import minimize
 from .outcome import Outcome, Status, settle
+from .problem import HISTORY_KEYS, MinimizeResult, Problem, Settings
 from .rowwise import RowProblem, minimize_rows
 from .schedules import SCHEDULES
 from .solvers import (
@@ -54,7 +61,6 @@ from .sparse import (
     rmatvec,
     sparse_design,
     take_rows,
-    weighted_gram,
 )
 
 __all__ = [

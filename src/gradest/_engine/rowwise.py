@@ -36,9 +36,10 @@ from .data import (
     padded_weights,
     precision,
 )
-from .minimize import Problem, Settings, minimize
+from .minimize import minimize
 from .outcome import Outcome, Status, settle
 from .placement import place_whole
+from .problem import Problem, Settings
 
 __all__ = ["RowProblem", "minimize_rows"]
 

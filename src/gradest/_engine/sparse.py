@@ -19,25 +19,19 @@ so the offsets cost O(n + p) a product and the nonzeros are held once.
 The nonzeros are plain index arrays (values, column indices and row ids in
 CSR order). A whole design in one block (every full-batch fit on one
 device) has its two products computed by SciPy's compiled CSR kernels on
-the same buffers, called from the compiled loop through
-:func:`jax.pure_callback` with only a registry number and the dense vector
-crossing over (the nonzeros stay where they are). Measured on this
-project's 2-core CPU, 20 product pairs ``X v``, ``X' tanh(X v)`` on
-100,000 x 50,000 rows with 6.0 million nonzeros inside one compiled loop
-took 0.61 s this way, 1.27 s as two :func:`jax.ops.segment_sum` (the rows',
-then the columns'), 3.4 s with a callback that is handed the nonzeros
-themselves (they are copied at every call) and 0.56 s as SciPy's products
-called from Python; an earlier measurement put
-``jax.experimental.sparse.BCOO`` and ``BCSR`` at twice the segment sums.
-Row blocks (mini-batches, several devices) use the segment sums, which the
-row ids make easy to take: with several devices the rows are cut into one
-block a device, each block's entries are placed on its device, and each
-computes its rows' products (the transpose sums the blocks' shares).
+the same buffers (see :mod:`.host`, which owns those host-side products and
+the measurements behind them). Row blocks (mini-batches, several devices)
+use :func:`jax.ops.segment_sum`, which the row ids make easy to take: with
+several devices the rows are cut into one block a device, each block's
+entries are placed on its device, and each computes its rows' products (the
+transpose sums the blocks' shares).
+
+This module still owns the design itself (:class:`SparseDesign`,
+:func:`sparse_design`, :func:`is_sparse`), its products in compiled code
+(:func:`matvec`, :func:`rmatvec`) and the rows of a mini-batch
+(:func:`take_rows`); the weighted Gram of a few columns is in :mod:`.gram`.
 """
 
-import itertools
-import weakref
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -46,9 +40,10 @@ import numpy as np
 
 from . import placement
 from .data import aligned_zeros, bucket_rows
+from .host import _from_host, _host_product, _host_transposed_product, _HostMatrix
 
 __all__ = ["SparseDesign", "is_sparse", "matvec", "rmatvec", "sparse_design",
-           "take_rows", "weighted_gram"]
+           "take_rows"]
 
 
 def is_sparse(X: Any) -> bool:
@@ -88,7 +83,8 @@ class SparseDesign:
         Most entries of any row; static, the width of a block of rows.
     host : int32 array of shape ()
         The registry number of the SciPy matrix on the same buffers whose
-        products the compiled code calls (see :class:`_HostMatrix`), or -1.
+        products the compiled code calls (see :class:`.host._HostMatrix`),
+        or -1.
     on_host : bool
         Static: whether the products go to that SciPy matrix (else they are
         segment sums of the entries).
@@ -219,197 +215,6 @@ def sparse_design(X, offset: np.ndarray, multiplier: np.ndarray, *, n_rows: int,
     return design
 
 
-class _HostMatrix:
-    """A SciPy CSR matrix that compiled code reaches by a registry number.
-
-    The registry holds it weakly: the :class:`SparseDesign` that
-    :func:`sparse_design` returned holds it, so it lives as long as the fit
-    holds that design (the compiled loop's own copy of the design is
-    flattened arrays, the number among them), and leaves the registry with
-    it. Passing the number rather than the nonzeros keeps the callback from
-    copying the nonzeros at every product.
-
-    The rows are cut into as many parts as there are cores (each a CSR view
-    of the same buffers, balanced by nonzeros), which threads work on at
-    once: SciPy's kernels release the interpreter lock, and compiled code
-    waits for the callback with its cores idle. On one 2-core machine and
-    4.7M nonzeros this took ``X v`` from 7.6 to 5.1 ms and ``X' u`` from 9.1
-    to 5.4 ms; on another, whose memory two threads saturate, the products
-    alone gained nothing and an L-BFGS fit on them 10-15 %.
-    """
-
-    _registry: "weakref.WeakValueDictionary[int, _HostMatrix]" = \
-        weakref.WeakValueDictionary()
-    _numbers = itertools.count()
-
-    def __init__(self, matrix):
-        import scipy.sparse
-
-        self.matrix = matrix
-        # Below 2**31, as the number travels as an int32.
-        self.number = next(self._numbers) % np.iinfo(np.int32).max
-        self._registry[self.number] = self
-        n_parts = min(_host_threads(), max(matrix.nnz // _PART_ENTRIES, 1))
-        indptr = matrix.indptr
-        cuts = np.searchsorted(indptr, np.linspace(0, matrix.nnz, n_parts + 1))
-        cuts[0], cuts[-1] = 0, matrix.shape[0]
-        cuts = np.unique(cuts)
-        self.parts = [
-            (first, last, scipy.sparse.csr_array(
-                (matrix.data[indptr[first]:indptr[last]],
-                 matrix.indices[indptr[first]:indptr[last]],
-                 indptr[first:last + 1] - indptr[first]),
-                shape=(last - first, matrix.shape[1]), copy=False))
-            for first, last in itertools.pairwise(cuts)]
-        # The last operand and result of each kind of call (see `memo`).
-        self._last: dict[str, tuple[Any, Any]] = {}
-
-    def each_part(self, function: Callable, extras: list | None = None) -> list:
-        """``function(first_row, last_row, part, *extra)`` for every part (with
-        its entry of `extras`), in threads."""
-        items = self.parts if extras is None else [
-            (*part, extra) for part, extra in zip(self.parts, extras, strict=True)]
-        if len(items) == 1:
-            return [function(*items[0])]
-        return list(_host_pool().map(lambda item: function(*item), items))
-
-    def memo(self, kind: str, key: np.ndarray, compute: Callable[[], Any]) -> Any:
-        """`compute()`, or its result for the last call of `kind` if that
-        had the same `key` (bit for bit).
-
-        A solver often asks twice in a row for the same thing: a line
-        search's accepted trial point is the next iteration's point, a
-        Hessian block needs the predictions its iteration's value already
-        had, and late iterations keep their working set. The calls are pure,
-        so answering the repeat from memory changes nothing but the time (a
-        comparison of the operand's words, against a pass over the
-        nonzeros). One entry per kind.
-        """
-        last = self._last.get(kind)
-        if last is not None and np.array_equal(last[0], key):
-            return last[1]
-        result = compute()
-        # Copies: the operand is a view of a buffer compiled code reuses.
-        self._last[kind] = (np.array(key), result)
-        return result
-
-    def product(self, W: np.ndarray) -> np.ndarray:
-        """``X @ W``."""
-        return np.concatenate(self.each_part(lambda first, last, part: part @ W))
-
-    def transposed_product(self, G: np.ndarray) -> np.ndarray:
-        """``X' G``."""
-        return sum(self.each_part(lambda first, last, part: part.T @ G[first:last]))
-
-    def gram(self, wanted: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``X_c' diag(h) X_c`` and ``X_c' h`` for the columns `wanted`."""
-        import scipy.sparse
-
-        # Taking columns from CSR rows is a pass over all the nonzeros; late
-        # iterations keep their working set, so the last blocks are kept.
-        blocks = self.memo("columns", wanted, lambda: self.each_part(
-            lambda first, last, part: scipy.sparse.csc_array(part[:, wanted])))
-
-        def share(first, last, part, block):
-            weights = h[first:last]
-            weighted = scipy.sparse.csc_array(
-                (block.data * weights[block.indices], block.indices, block.indptr),
-                shape=block.shape)
-            return (block.T @ weighted).toarray(), block.T @ weights
-
-        grams, sums = zip(*self.each_part(share, blocks), strict=True)
-        return sum(grams), sum(sums)
-
-    @classmethod
-    def holder(cls, number) -> "_HostMatrix":
-        """The holder registered under `number`."""
-        holder = cls._registry.get(int(number))
-        if holder is None:
-            raise RuntimeError(
-                f"The sparse design {int(number)} was released while compiled "
-                "code still used it; keep the design returned by sparse_design "
-                "alive for the whole fit.")
-        return holder
-
-
-# A part of a host matrix holds at least this many nonzeros: below it, a
-# thread's start costs more than it saves.
-_PART_ENTRIES = 100_000
-
-
-def _host_threads() -> int:
-    """Cores this process may use, at most 8."""
-    import os
-
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
-
-
-_POOL = None
-
-
-def _host_pool():
-    """The threads that work on a host matrix's parts (made on first use)."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(_host_threads(), thread_name_prefix="gradest-sparse")
-    return _POOL
-
-
-def _host_product(number, words):
-    holder = _HostMatrix.holder(number)
-    return holder.memo("product", words, lambda: _to_words(
-        holder.product(_from_words(words)), _HOST_FLOATS[words.shape[-1]]))
-
-
-def _host_transposed_product(number, words):
-    holder = _HostMatrix.holder(number)
-    return holder.memo("transposed", words, lambda: _to_words(
-        holder.transposed_product(_from_words(words)), _HOST_FLOATS[words.shape[-1]]))
-
-
-# JAX narrows a callback's float64 operands and results to float32 unless x64
-# is on in the thread that runs the callback, which the fit's local
-# enable_x64 does not reach. The vectors cross as 32-bit words, which pass
-# unchanged (a float64 as a trailing pair), viewed without a copy each side.
-_HOST_FLOATS = {1: np.dtype(np.float32), 2: np.dtype(np.float64)}
-
-
-def _from_words(words: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(words).view(_HOST_FLOATS[words.shape[-1]])[..., 0]
-
-
-def _to_words(product, dtype) -> np.ndarray:
-    product = np.ascontiguousarray(product, dtype=dtype)
-    return product.view(np.uint32).reshape(*product.shape, -1)
-
-
-def _as_words(x):
-    """`x` as 32-bit words in compiled code: a trailing axis of width 1 or 2."""
-    return jax.lax.bitcast_convert_type(x, np.uint32).reshape(
-        *x.shape, np.dtype(x.dtype).itemsize // 4)
-
-
-def _as_floats(words, dtype):
-    """The floats of `dtype` that :func:`_as_words` gave, in compiled code."""
-    return jax.lax.bitcast_convert_type(
-        words if words.shape[-1] > 1 else words[..., 0], dtype)
-
-
-def _from_host(function, number, operand, n_out: int):
-    """``function(number, operand)`` run by SciPy, of shape (n_out, k)."""
-    words = _as_words(operand)
-    out = jax.pure_callback(function, jax.ShapeDtypeStruct(
-        (n_out, operand.shape[1], words.shape[-1]), np.uint32), number, words,
-        vmap_method="sequential")
-    return _as_floats(out, operand.dtype)
-
-
 def _raw_matvec(design: SparseDesign, W):
     """``X @ W`` of the stored entries, W of shape (n_columns, k)."""
     if design.on_host:
@@ -505,128 +310,6 @@ def rmatvec(design, G):
     if isinstance(design, SparseDesign):
         return _sparse_rmatvec(design, jnp.asarray(G))
     return design.T @ G
-
-
-def weighted_gram(design, columns, h):
-    """``A' diag(h) A``, ``A' h`` and ``1' h`` for the columns `columns` of a design.
-
-    A proximal Newton step's Hessian block (see :mod:`.proxnewton`): the
-    columns are few, so the block is small whatever the design's size.
-
-    Parameters
-    ----------
-    design : array of shape (n_rows, n_columns) or SparseDesign
-        The design matrix.
-    columns : int array of shape (k,)
-        Distinct column indices, or -1 for a slot that is no column (its
-        rows and columns of the results are 0).
-    h : array of shape (n_rows,)
-        Weights of the rows.
-
-    Returns
-    -------
-    gram : array of shape (k, k)
-    shares : array of shape (k,)
-    total : array of shape ()
-    """
-    used = columns >= 0
-    total = jnp.sum(h)
-    if not isinstance(design, SparseDesign):
-        return (*_dense_gram(design, columns, h), total)
-    safe = jnp.where(used, columns, 0)
-    if design.on_host:
-        raw_gram, raw_shares = _host_gram(design, columns, h)
-    else:
-        raw_gram, raw_shares = _block_gram(design, columns, h)
-    # The centring and scaling of (X - 1 c') D, applied to the block:
-    # D (X'HX - (X'h) c' - c (h'X) + (1'h) c c') D and D (X'h - c 1'h).
-    c = jnp.where(used, design.offset[safe], 0)
-    d = jnp.where(used, design.multiplier[safe], 0)
-    gram = (raw_gram - jnp.outer(raw_shares, c) - jnp.outer(c, raw_shares)
-            + total * jnp.outer(c, c))
-    gram = d[:, None] * gram * d[None, :]
-    return gram, d * (raw_shares - c * total), total
-
-
-# Slots of the dense Gram computed together; a pair of tiles with no column
-# in either is skipped, so a block of which few slots are used costs little.
-_GRAM_TILE = 32
-
-
-def _dense_gram(design, columns, h):
-    """``A' diag(h) A`` and ``A' h`` of a few columns of a dense design, by tiles."""
-    used = columns >= 0
-    A = jnp.where(used, jnp.take(design, jnp.maximum(columns, 0), axis=1), 0)
-    k = columns.shape[0]
-    if k <= _GRAM_TILE:
-        return A.T @ (h[:, None] * A), A.T @ h
-    n_tiles = -(-k // _GRAM_TILE)
-    padded = n_tiles * _GRAM_TILE
-    A = jnp.pad(A, ((0, 0), (0, padded - k)))
-    tile_used = jnp.pad(used, (0, padded - k)).reshape(n_tiles, _GRAM_TILE).any(axis=1)
-    weighted = h[:, None] * A
-
-    def pair(t, gram):
-        i, j = t // n_tiles, t % n_tiles
-
-        def product():
-            left = jax.lax.dynamic_slice_in_dim(weighted, i * _GRAM_TILE, _GRAM_TILE, 1)
-            right = jax.lax.dynamic_slice_in_dim(A, j * _GRAM_TILE, _GRAM_TILE, 1)
-            return jax.lax.dynamic_update_slice(
-                gram, left.T @ right, (i * _GRAM_TILE, j * _GRAM_TILE))
-
-        return jax.lax.cond(tile_used[i] & tile_used[j], product, lambda: gram)
-
-    gram = jax.lax.fori_loop(0, n_tiles * n_tiles, pair,
-                             jnp.zeros((padded, padded), A.dtype))
-    return gram[:k, :k], A[:, :k].T @ h
-
-
-def _host_gram(design: SparseDesign, columns, h):
-    """The raw block ``X_c' H X_c`` and ``X_c' h`` of the stored entries, by SciPy."""
-    k = columns.shape[0]
-    words = _as_words(h)
-    width = words.shape[-1]
-    gram, shares = jax.pure_callback(
-        _host_gram_words,
-        (jax.ShapeDtypeStruct((k, k, width), np.uint32),
-         jax.ShapeDtypeStruct((k, 1, width), np.uint32)),
-        design.host, columns, words, vmap_method="sequential")
-    return _as_floats(gram, h.dtype), _as_floats(shares, h.dtype)[:, 0]
-
-
-def _host_gram_words(number, columns, words):
-    h = _from_words(words)
-    k = columns.shape[0]
-    columns = np.asarray(columns)
-    # Only the used slots' columns (-1 marks the others), in increasing order
-    # (an order that does not change while the working set stays).
-    used = np.flatnonzero(columns >= 0)
-    used = used[np.argsort(columns[used], kind="stable")]
-    block, block_shares = _HostMatrix.holder(number).gram(columns[used], h)
-    gram, shares = np.zeros((k, k), h.dtype), np.zeros((k, 1), h.dtype)
-    gram[np.ix_(used, used)] = block
-    shares[used, 0] = block_shares
-    return _to_words(gram, h.dtype), _to_words(shares, h.dtype)
-
-
-def _block_gram(design: SparseDesign, columns, h):
-    """The raw block of a design in row blocks: the columns' entries scattered
-    into a dense (n_rows, k) array, then its weighted Gram."""
-    k = columns.shape[0]
-    n_columns = design.shape[1]
-    # Each column's slot, k (a discarded slot) for the others.
-    slot = jnp.full(n_columns + 1, k, jnp.int32).at[
-        jnp.where(columns >= 0, columns, n_columns)].set(
-        jnp.arange(k, dtype=jnp.int32))
-    slot = slot.at[n_columns].set(k)
-    block_rows = design.shape[0] // design.n_blocks
-    rows = design.rows + (jnp.arange(design.n_blocks, dtype=jnp.int32)
-                          * block_rows)[:, None]
-    dense = jnp.zeros((design.shape[0], k + 1), h.dtype).at[
-        rows.ravel(), slot[design.columns.ravel()]].add(design.values.ravel())
-    dense = dense[:, :k]
-    return dense.T @ (h[:, None] * dense), dense.T @ h
 
 
 def _take_design_rows(design: SparseDesign, rows):
