@@ -17,7 +17,8 @@ from sklearn.preprocessing import StandardScaler
 from gradest import GradLinearRegression
 from gradest._engine.data import precision
 from gradest._engine.loop import run_chunk
-from gradest._losses import LOSSES, gamma_deviance, poisson_deviance, tweedie_deviance
+from gradest._families import gamma_deviance, poisson_deviance, tweedie_deviance
+from gradest._losses import LOSSES
 
 N_SAMPLES, N_FEATURES = 400, 5
 
