@@ -8,7 +8,10 @@ reconstruction error, and any latent point maps back to data space.
 
 - :mod:`._kernels`: kernels and Nadaraya-Watson weights;
 - :mod:`._reconstruction`: reconstructions, the objective, one-off passes;
-- :mod:`._init`: initial latent points and projection starts;
+- :mod:`._init`: initial latent points and their reach;
+- :mod:`._fit`: fitting the latent points (standardisation, rival starts);
+- :mod:`._projection`: projection starts, projecting samples and mapping
+  latent points back;
 - :mod:`._estimator`: the estimator.
 """
 

@@ -1,6 +1,5 @@
 """UKR, the estimator: fit latent points, project new samples, map back."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,47 +9,19 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import ENGINE_CONSTRAINTS, GradientFitMixin, atomic, fit_history
-from .._engine import RowProblem, minimize_rows, pad
-from .._losses import is_smooth, loss_names
-from .._scaling import fit_standardization, identity_standardization, standardize
-from . import _init
-from ._init import (
-    auto_alpha,
-    latent_reach,
-    nearest_rows,
-    neighbour_starts,
-    start_finalists,
-)
+from .._losses import loss_names
+from ._fit import fit_latent_points
 from ._kernels import KERNELS
-from ._reconstruction import (
-    Reconstruction,
-    UKRObjective,
-    WithinReach,
-    map_to_data,
-    padded_model,
-    within_reach,
-)
+from ._projection import map_back, project, projection_state
 
 __all__ = ["UKR"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
-# A projection stays within reach of a training latent point: the distance
-# from that point to its (2 * n_components)-th nearest neighbour, at least
-# one kernel bandwidth, so that the balls cover the gaps between neighbouring
-# latent points and end a spacing or two beyond the outermost. Fewer
-# neighbours leave more held-out points pressed against the border, short of
-# their best reconstruction; more let training points slide farther along it.
-_REACH_NEIGHBORS_PER_COMPONENT = 2
-_MIN_REACH = 1.0
-# A projection also tries starting among the latent points of the sample's
-# nearest training samples in data space.
-_START_NEIGHBORS = 10
 
 
 class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
@@ -134,21 +105,9 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Optimiser of the latent points.
     learning_rate : float, default=0.1
         Step size of the first-order solvers (ignored by "lbfgs").
-    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
-            "warmup_cosine"}, default="constant"
-        How the step size of the first-order solvers changes during `fit`,
-        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
-        ``learning_rate / t ** power_t`` at the t-th step, as
-        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
-        whenever the objective has not improved by ``tol / n_samples``
-        (relative) for `n_iter_no_change` iterations, and stops once it is
-        at most 1e-6; "cosine" decays it to 0 over the `max_iter`
-        iterations; "warmup_cosine" first rises linearly from 0 over a
-        `warmup_fraction` of them. Ignored by "lbfgs".
-    power_t : float, default=0.25
-        Exponent of the "invscaling" schedule.
-    warmup_fraction : float, default=0.1
-        Fraction of the steps that "warmup_cosine" spends warming up.
+    %(ukr_learning_rate_schedule)s
+    %(power_t)s
+    %(warmup_fraction)s
     max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=0.01
@@ -171,13 +130,8 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         Seeds ``init="random"`` and ``init`` transformers that take a seed.
     record_history : bool, default=False
         Keep the latent points of every iteration in `latent_history_`.
-    verbose : int, default=0
-        Print progress while fitting when positive.
-    callbacks : list of callable, default=None
-        Each called as ``callback(history)`` between compiled chunks of
-        iterations (about every 0.2 s), with the history so far (a dict like
-        `history_`); one returning True stops the fit there, with the current
-        latent points and without a warning. See :ref:`training_callbacks`.
+    %(verbose)s
+    %(ukr_callbacks)s
 
     Attributes
     ----------
@@ -318,31 +272,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
             raise ValueError(
                 f"n_components={self.n_components} must be at most the number of "
                 f"features, but X has n_features={n_features}.")
-        if self.standardize:
-            stats = fit_standardization(X, np.ones(n_samples, X.dtype),
-                                        center=True, scale=True)
-        else:
-            stats = identity_standardization(n_features, X.dtype)
-        X_std = standardize(X, stats, center=self.standardize)
-
-        objective = UKRObjective(self.kernel, self.loss, self.loo)
-        starts = start_finalists(self, X_std)
-        alpha = (auto_alpha(X_std, self, starts[0]) if self.alpha == "auto"
-                 else float(self.alpha))
-        hyper = {"alpha": alpha, "epsilon": self.epsilon}
-        options = dict(
-            # tol is on the summed loss, so that it means the same at any
-            # n_samples; the engine's is on the mean objective.
-            tol=self.tol / n_samples,
-            # Tiny random latents sit where the objective is nearly flat; one
-            # step spreads them out before the gradient test applies.
-            min_iter=1 if isinstance(self.init, str) and self.init == "random" else 0)
-        if len(starts) > 1:
-            # Rival starts: the objective after a few iterations is the judge.
-            starts = [min(starts, key=lambda Z: self._objective_after(
-                objective, Z, X_std, hyper, **options))]
-        Z_fit, X_fit, weights = padded_model(starts[0], X_std, self.loss)
-        result = self._minimize(objective, Z_fit, X_fit, weights, hyper, **options)
+        result, alpha, stats, X_std = fit_latent_points(self, X)
 
         self.embedding_ = np.asarray(result.params[:n_samples], dtype=X.dtype)
         self.n_iter_ = result.n_iter
@@ -358,39 +288,9 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         self._n_features_out = self.n_components
         self._stats = stats
         self._X_fit = X_std
-        self._reach = latent_reach(
-            self.embedding_, _REACH_NEIGHBORS_PER_COMPONENT * self.n_components,
-            _MIN_REACH)
-        self._reconstructions = map_to_data(
-            self.embedding_, self.embedding_, X_std, kernel=self.kernel,
-            loss=self.loss, epsilon=self.epsilon)[0]
-        # Imported on the first fit: sklearn.neighbors costs about 40 ms of
-        # `import gradest`, which a process using only the linear models
-        # should not pay.
-        from sklearn.neighbors import NearestNeighbors
-
-        self._neighbors = NearestNeighbors(
-            n_neighbors=min(_START_NEIGHBORS, n_samples)).fit(X_std)
+        self._reach, self._reconstructions, self._neighbors = projection_state(
+            self, X_std)
         return self
-
-    def _objective_after(self, objective, Z0, X_std, hyper, **options) -> float:
-        """The objective after :data:`._init._RIVAL_ITERATIONS` iterations from `Z0`.
-
-        Silent (no progress, callbacks, history or ConvergenceWarning); a
-        start whose first iterations diverge scores infinity.
-        """
-        Z_fit, X_fit, weights = padded_model(Z0, X_std, self.loss)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            try:
-                result = self._minimize(
-                    objective, Z_fit, X_fit, weights, hyper,
-                    max_iter=min(self.max_iter, _init._RIVAL_ITERATIONS),
-                    verbose=0, callbacks=(), record_history=False, **options)
-            except ValueError:
-                return np.inf
-        value = result.outcome.value
-        return value if np.isfinite(value) else np.inf
 
     def transform(self, X):
         """Project samples onto the manifold: the latent points that reconstruct them.
@@ -406,35 +306,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
             Latent points.
         """
         check_is_fitted(self)
-        return self._project(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
-
-    def _project(self, X):
-        """:meth:`transform` of the validated array `X`."""
-        dtype = self.embedding_.dtype
-        Xq = standardize(X.astype(dtype), self._stats, center=self.standardize)
-        # Each row starts at the better of two points: the training latent
-        # point whose reconstruction is nearest to it, and the kernel-weighted
-        # mean of its data neighbours' latent points (within reach).
-        nearest = self.embedding_[nearest_rows(Xq, self._reconstructions)]
-        among = within_reach(neighbour_starts(*self._neighbors.kneighbors(Xq),
-                                              self.embedding_),
-                             self.embedding_, self._reach)
-        losses = [map_to_data(Z, self.embedding_, self._X_fit, kernel=self.kernel,
-                              loss=self.loss, epsilon=self.epsilon, target=Xq)[1]
-                  for Z in (nearest, among)]
-        start = np.where((losses[1] < losses[0])[:, None], among, nearest)
-        Z_fit, X_fit, weights = padded_model(self.embedding_, self._X_fit, self.loss)
-        reach = pad(self._reach, Z_fit.shape[0])
-        problem = RowProblem(Reconstruction(self.kernel), self.loss,
-                             (Z_fit, X_fit, weights, reach),
-                             {"epsilon": np.asarray(self.epsilon, dtype)},
-                             project=WithinReach())
-        # Gauss-Newton steps stall at the kinks of a non-smooth loss, while
-        # steps of a fixed length do not.
-        Z = minimize_rows(problem, pad(Xq, Xq.shape[0], X_fit.shape[1]), start,
-                          method="lm" if is_smooth(self.loss) else "adam",
-                          name=type(self).__name__)
-        return Z.astype(X.dtype)
+        return project(self, validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
 
     def fit_transform(self, X, y=None):
         """Fit the model and project the training data.
@@ -472,9 +344,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
             raise ValueError(
                 f"X has {Z.shape[1]} columns, but {type(self).__name__} has "
                 f"n_components={self.n_components} latent dimensions.")
-        F = map_to_data(Z, self.embedding_, self._X_fit, kernel=self.kernel,
-                         loss=self.loss, epsilon=self.epsilon)[0]
-        return (F * self._stats.scale + self._stats.mean).astype(Z.dtype)
+        return map_back(self, Z)
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error, in standardised units.
@@ -502,7 +372,7 @@ class UKR(ClassNamePrefixFeaturesOutMixin, TransformerMixin, GradientFitMixin,
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         # The validated array, not X: transform would check its feature
         # names again, and an array has none.
-        X_back = self.inverse_transform(self._project(X))
+        X_back = self.inverse_transform(project(self, X))
         return -float(np.mean(np.square((X - X_back) / self._stats.scale)))
 
     def __sklearn_tags__(self):

@@ -1,4 +1,4 @@
-"""Where UKR starts: the latent points of a fit, and each projected row's start."""
+"""Where UKR starts: the latent points of a fit, and the reach of each."""
 
 import numpy as np
 from scipy.sparse.csgraph import connected_components, shortest_path
@@ -9,7 +9,7 @@ from sklearn.utils.extmath import svd_flip
 from ._reconstruction import map_to_data
 
 __all__ = ["auto_alpha", "initial_latents", "latent_reach", "loo_error",
-           "nearest_rows", "neighbour_starts", "start_finalists"]
+           "start_finalists"]
 
 # Scales tried for an initial embedding, in units of n_samples ** (1 /
 # n_components) times its spread: that many bandwidths span it, so that
@@ -66,9 +66,6 @@ _AUTO_ALPHA_FRACTION = 0.5
 # principal components start 30-80 times worse, and are not tried on.
 _RIVAL_ITERATIONS = 10
 _RIVAL_RATIO = 1.5
-# Elements of one block of pairwise differences in the search for the
-# nearest reconstruction (about 80 MB in float64).
-_SEARCH_BLOCK_ELEMENTS = 10_000_000
 
 
 def initial_latents(estimator, X_std, init=None):
@@ -218,7 +215,8 @@ def _isomap_embeddings(X: np.ndarray, n_components: int, ks=_AUTO_NEIGHBORS,
     if not ks or base.size <= n_components + 1:
         return {}
     k_max = max(ks)
-    # Imported here rather than with gradest (about 40 ms): see UKR.fit.
+    # Imported here rather than with gradest (about 40 ms): see
+    # ._projection.projection_state.
     from sklearn.decomposition import KernelPCA
     from sklearn.neighbors import NearestNeighbors
 
@@ -327,21 +325,6 @@ def _scaled_candidates(embedding: np.ndarray) -> list[np.ndarray]:
     return [unit * scale for scale in _INIT_SCALES]
 
 
-def nearest_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Index of the nearest row of `B` for each row of `A`.
-
-    Direct differences, a block of rows at a time: each row's answer is then
-    computed the same way whichever rows come with it.
-    """
-    step = max(1, _SEARCH_BLOCK_ELEMENTS // max(1, B.size))
-    out = np.empty(A.shape[0], dtype=np.intp)
-    for start in range(0, A.shape[0], step):
-        diff = A[start:start + step, None, :] - B[None, :, :]
-        out[start:start + step] = np.argmin(np.einsum("ijk,ijk->ij", diff, diff),
-                                            axis=1)
-    return out
-
-
 def latent_reach(Z: np.ndarray, n_neighbors: int, floor: float) -> np.ndarray:
     """Distance from each row of `Z` to its `n_neighbors`-th nearest other row.
 
@@ -350,7 +333,8 @@ def latent_reach(Z: np.ndarray, n_neighbors: int, floor: float) -> np.ndarray:
     costs n log n instead of the n ** 2 of all pairs (10,000 rows in 2-D:
     0.05 s instead of 3.3 s).
     """
-    # Imported here rather than with gradest (about 40 ms): see UKR.fit.
+    # Imported here rather than with gradest (about 40 ms): see
+    # ._projection.projection_state.
     from sklearn.neighbors import NearestNeighbors
 
     k = min(n_neighbors, Z.shape[0] - 1)
@@ -358,33 +342,6 @@ def latent_reach(Z: np.ndarray, n_neighbors: int, floor: float) -> np.ndarray:
     # duplicate, at the same distance): the k-th other row is column k.
     distances = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[0]
     return np.maximum(distances[:, k], floor).astype(Z.dtype)
-
-
-def neighbour_starts(distances: np.ndarray, indices: np.ndarray,
-                     Z: np.ndarray) -> np.ndarray:
-    """Kernel-weighted means of the latent points of each row's data neighbours.
-
-    Parameters
-    ----------
-    distances, indices : ndarray of shape (n_queries, n_neighbors)
-        Each query row's nearest training rows in data space, nearest first,
-        and their distances.
-    Z : ndarray of shape (n_samples, n_components)
-        Latent points of the training rows.
-
-    Returns
-    -------
-    ndarray of shape (n_queries, n_components)
-        Gaussian weights of the data-space distances, of a bandwidth the
-        median distance of the row's neighbours: a row among its
-        neighbours starts among their latent points, where the manifold's
-        local chart puts it.
-    """
-    bandwidth = np.median(distances, axis=1, keepdims=True)
-    scaled = distances / np.where(bandwidth > 0, bandwidth, 1.0)
-    weights = np.exp(-0.5 * (scaled**2 - scaled[:, :1] ** 2))
-    weights /= weights.sum(axis=1, keepdims=True)
-    return np.einsum("ij,ijk->ik", weights, Z[indices]).astype(Z.dtype)
 
 
 def auto_alpha(X_std: np.ndarray, estimator, Z0: np.ndarray) -> float:
