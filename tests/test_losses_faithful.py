@@ -234,7 +234,7 @@ def test_built_in_losses_start_without_evaluating_constants():
     # The start needs no compiled evaluation of the candidates (a program of
     # its own, compiled in every new process); a user's callable still
     # compares 0 with the mean.
-    from gradest.linear_model import _fit
+    from gradest.linear_model import _start as _fit
 
     X, y = _poisson_data()
     before = _fit._constant_objective._cache_size()

@@ -15,7 +15,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import gradest.linear_model._logistic as logistic_module
 from gradest import GradLinearRegression, GradLogisticRegression
-from gradest._scaling import compute_moments, merge_moments
+from gradest._moments import compute_moments, merge_moments
 
 DIABETES = load_diabetes(return_X_y=True)
 IRIS = load_iris(return_X_y=True)

@@ -9,10 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradest import GradLinearRegression, GradLogisticRegression
+from gradest._moments import compute_moments, merge_moments
 from gradest._scaling import (
-    compute_moments,
     fit_standardization,
-    merge_moments,
     scale_linear,
     standardize,
     unscale_linear,
@@ -164,9 +163,9 @@ def test_blocked_moments_equal_numpy_over_many_blocks(monkeypatch, dtype):
     # Blocks of 8 rows through one reused buffer, a partial last block, whole
     # blocks of zero weight and zero-weight rows holding huge values: the
     # moments equal NumPy's weighted mean and variance of all rows.
-    import gradest._scaling as scaling
+    import gradest._moments as blocked
 
-    monkeypatch.setattr(scaling, "_BLOCK_ELEMENTS", 8 * 6)
+    monkeypatch.setattr(blocked, "_BLOCK_ELEMENTS", 8 * 6)
     rng = np.random.default_rng(3)
     X = (rng.normal(size=(101, 6)) * [1, 10, 1e-3, 1e3, 5, 1] + 7).astype(dtype)
     weights = rng.uniform(0, 2, size=101)

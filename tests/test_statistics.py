@@ -13,13 +13,9 @@ from sklearn.preprocessing import StandardScaler
 import gradest.linear_model._fit as fit_module
 from gradest import GradLinearRegression
 from gradest._engine import Problem, Settings, minimize
+from gradest._moments import compute_moments
 from gradest._penalties import PENALTIES
-from gradest._scaling import (
-    compute_moments,
-    fit_standardization,
-    identity_standardization,
-    standardize,
-)
+from gradest._scaling import fit_standardization, identity_standardization, standardize
 from gradest.linear_model._objective import LinearObjective
 from gradest.linear_model._statistics import (
     row_moments,

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._docstrings import fill_doc
 from ._engine import SCHEDULES, SOLVERS, MinimizeResult, Problem, Settings, minimize
 from ._engine.interrupts import noting_interrupts, raise_if_interrupted
 
@@ -80,7 +81,16 @@ class GradientFitMixin:
     ``random_state``, ``verbose``, ``learning_rate_schedule``, ``power_t``,
     ``warmup_fraction``, ``n_iter_no_change`` and ``callbacks`` (and may define
     ``rtol``, ``batch_size``, ``shuffle`` and ``record_history``).
+
+    The docstring of every class derived from it is filled when the class is
+    created: each line ``%(name)s`` becomes the shared parameter text of
+    that name (see :mod:`gradest._docstrings`).
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("__doc__") is not None:
+            cls.__doc__ = fill_doc(cls.__dict__["__doc__"])
 
     def _engine_settings(self, **options) -> Settings:
         """The estimator's solver parameters as engine settings; `options` override."""

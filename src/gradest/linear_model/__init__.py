@@ -2,9 +2,15 @@
 
 - :mod:`._objective`: the objective (weighted mean loss plus L2 penalty);
 - :mod:`._fit`: the fit path shared by both estimators (standardise,
-  minimise, map back);
+  resolve the solver once, minimise, map back);
+- :mod:`._start`: the starting point of a fit;
+- :mod:`._smoothing`: a nonsmooth loss minimised through smooth surrogates;
+- :mod:`._statistics`: least squares on the sufficient statistics of the rows;
 - :mod:`._streaming`: ``partial_fit``'s bookkeeping;
-- :mod:`._regression`, :mod:`._logistic`: the two estimators.
+- :mod:`._regression`, :mod:`._logistic`: the two estimators, with
+  :mod:`._targets` and :mod:`._underdetermined` (the regressor's targets and
+  its warning of too few samples) and :mod:`._classes` (the classifier's
+  labels).
 """
 
 from ._logistic import GradLogisticRegression

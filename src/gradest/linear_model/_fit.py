@@ -3,20 +3,18 @@
 An estimator turns its targets into a matrix Y (regression targets, or 0/1
 and one-hot codes for classes) and calls :meth:`LinearGradientModel._fit_once`
 (``fit``) or :meth:`~._streaming.StreamingMixin._update_stream`
-(``partial_fit``); both run :meth:`LinearGradientModel._standardized_fit`.
+(``partial_fit``); both run :meth:`LinearGradientModel._standardized_fit`,
+which resolves the solver "auto" once for the fit and hands the engine the
+name of the solver that runs. The starting point is :mod:`._start`'s, the
+continuation of a nonsmooth loss :mod:`._smoothing`'s.
 """
 
 import math
-import warnings
-from dataclasses import replace
-from functools import partial
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -31,25 +29,21 @@ from .._engine import (
     bucket_rows,
     is_sparse,
     resolve_solver,
-    run_pass,
-    solver_spec,
     sparse_design,
 )
-from .._losses import best_constant, homogeneity_degree, smoothed_form
+from .._losses import homogeneity_degree
+from .._moments import Moments, column_largest, compute_moments, merge_moments
 from .._penalties import PenaltyTerms, penalty_hyper, penalty_names
 from .._scaling import (
-    Moments,
-    column_largest,
-    compute_moments,
     identity_standardization,
     implicit_standardization,
-    merge_moments,
-    scale_linear,
     standardization_from_moments,
     standardize,
     unscale_linear,
 )
-from ._objective import SCALE_PARAM, SMOOTHING, LinearObjective, LinearScore
+from ._objective import SCALE_PARAM, LinearScore
+from ._smoothing import SmoothedLossMixin, _needs_smoothing
+from ._start import _starting_intercept, _starting_log_scale, _starting_point
 from ._statistics import (
     RowMoments,
     merge_row_moments,
@@ -100,19 +94,22 @@ class StandardizedFit(NamedTuple):
     rows: RowMoments | None = None
 
 
-class LinearGradientModel(GradientFitMixin):
+class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
     """Standardise, minimise in standardised units, map back to user units."""
 
     def _fit_once(self, X, Y, sample_weight, *, objective, scale_targets,
-                  penalty, hyper, previous, score="r2", stratify=None):
+                  penalty, hyper, previous, score="r2", stratify=None,
+                  check_solver=None):
         """``fit``: the whole data set; records ``n_iter_``, ``loss_curve_``,
         ``history_`` and, with early stopping, the validation scores.
 
         `penalty` is a :class:`~gradest._penalties.PenaltyTerms`. With
         ``early_stopping`` a `validation_fraction` of the rows (stratified by
         `stratify`, the class labels of a classifier) is held out and scored
-        with `score` ("r2" or "accuracy"). Returns coef of shape (n_features,
-        n_outputs) and intercept of shape (n_outputs,) in user units.
+        with `score` ("r2" or "accuracy"). `check_solver` is called with the
+        solver that runs (see :meth:`_standardized_fit`). Returns coef of
+        shape (n_features, n_outputs) and intercept of shape (n_outputs,) in
+        user units.
         """
         validation = None
         if self.early_stopping:
@@ -121,7 +118,7 @@ class LinearGradientModel(GradientFitMixin):
         out = self._standardized_fit(
             X, Y, sample_weight, objective=objective, scale_targets=scale_targets,
             hyper=hyper, penalty=penalty, penalty_weight=sample_weight.sum(),
-            previous=previous, validation=validation,
+            previous=previous, validation=validation, check_solver=check_solver,
             score=(LinearScore(score, objective.link) if validation is not None
                    else None),
             statistics=validation is None and use_statistics(
@@ -148,6 +145,8 @@ class LinearGradientModel(GradientFitMixin):
                           opt_state: Any = None, statistics: bool = False,
                           prior_rows: RowMoments | None = None,
                           validation: tuple | None = None, score=None,
+                          stochastic: bool = False,
+                          check_solver: Callable[[str], None] | None = None,
                           **options) -> StandardizedFit:
         """Fit ``Y ~ X @ coef + intercept`` in standardised units.
 
@@ -170,7 +169,12 @@ class LinearGradientModel(GradientFitMixin):
         in the units of the targets (converted here to standardised targets).
         `validation`, ``(X, Y, sample_weight)`` of held-out rows, is
         standardised like the training rows and scored with `score` in the
-        loop (early stopping; rows only).
+        loop (early stopping; rows only). The solver "auto" is resolved here,
+        once for the fit, and the engine gets the name of the solver that
+        runs; `stochastic` (``partial_fit``'s steps on one chunk at a time)
+        resolves it as for mini-batches, and `check_solver` is called with
+        the name before the engine runs (the estimator's checks and warnings
+        that name it).
         """
         n_features = X.shape[1]
         center = self.fit_intercept and self.standardize
@@ -218,19 +222,25 @@ class LinearGradientModel(GradientFitMixin):
                                     sample_weight))
         if objective.estimates_scale:
             params[SCALE_PARAM] = _starting_log_scale(previous, y_stats, X.dtype)
-        # The solver that runs ("auto" resolved) decides whether a nonsmooth
-        # loss is minimised through its smooth surrogate.
-        solver = resolve_solver(options.get("solver", self.solver),
-                                smooth=penalty.spec.smooth,
-                                full_batch=getattr(self, "batch_size", None) is None,
-                                curvature=objective.has_curvature(params))
+        # The solver that runs ("auto" resolved, the one resolution of the
+        # fit) goes on to the engine, and decides whether a nonsmooth loss is
+        # minimised through its smooth surrogate. Steps on one chunk at a time
+        # see neither the full objective nor its curvature.
+        solver = resolve_solver(
+            options.get("solver", self.solver), smooth=penalty.spec.smooth,
+            full_batch=not stochastic and options.get(
+                "batch_size", getattr(self, "batch_size", None)) is None,
+            curvature=not stochastic and objective.has_curvature(params))
+        if check_solver is not None:
+            check_solver(solver)
+        options["solver"] = solver
         if statistics or not _needs_smoothing(objective, solver):
             result = self._minimize(fitted, params, data, weights, hyper,
                                     opt_state=opt_state, penalty=penalty.spec,
                                     score=score, validation=validation, **options)
         else:
             result = self._minimize_smoothed(objective, params, data, weights, hyper,
-                                             penalty.spec)
+                                             penalty.spec, solver=solver)
         intercept = result.params.get("intercept", np.zeros(Y.shape[1], X.dtype))
         coef, intercept = unscale_linear(result.params["coef"][:n_features],
                                          intercept, x_stats, y_stats)
@@ -243,45 +253,6 @@ class LinearGradientModel(GradientFitMixin):
             self.scale_ = scale
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
                                result, x_moments, y_moments, scale, rows)
-
-    def _minimize_smoothed(self, objective: LinearObjective, params, data, weights,
-                           hyper, penalty=None) -> MinimizeResult:
-        """Minimise a non-smooth loss through its smooth surrogate, by continuation.
-
-        The surrogate of each width in `_SMOOTHING_WIDTHS` (relative to the
-        spread of the targets the solver sees) is minimised from the
-        minimiser of the one before: the first is nearly quadratic and
-        quickly solved, each later one starts close to its minimiser. The
-        pinball objective of the last minimiser is within ``width * log(2)``
-        of the minimum by construction, and much closer in practice (the
-        rounded kink costs little where few residuals are near 0). Widths
-        below `_SMOOTHING_FLOOR_ULPS` ulps are skipped. The
-        stages share one compiled loop (the width is traced) and `max_iter`
-        counts their iterations together; the loss curve is the surrogate's.
-        `penalty` (a :class:`~gradest._penalties.PenaltySpec` or None) acts on
-        the coefficients at every stage.
-        """
-        smoothed = replace(objective, smoothed=True)
-        spread = _spread(data[1], weights)
-        floor = _SMOOTHING_FLOOR_ULPS * float(np.finfo(weights.dtype).eps)
-        widths = [width for width in _SMOOTHING_WIDTHS if width >= floor]
-        curves, n_iter, result = [], 0, None
-        for stage, relative in enumerate(widths):
-            if result is not None and n_iter >= self.max_iter:
-                break
-            with warnings.catch_warnings():
-                if stage < len(widths) - 1:
-                    # An earlier width only gives the next its start: its
-                    # shortfalls are not the fit's.
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                result = self._minimize(
-                    smoothed, params, data, weights,
-                    {**hyper, SMOOTHING: relative * spread},
-                    penalty=penalty, max_iter=self.max_iter - n_iter)
-            params, n_iter = result.params, n_iter + result.n_iter
-            curves.append(result.loss_curve)
-        return replace(result, outcome=replace(result.outcome, n_iter=n_iter),
-                       loss_curve=np.concatenate(curves))
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
                       scale_targets, *, n_columns=None, n_rows=None):
@@ -339,33 +310,6 @@ class LinearGradientModel(GradientFitMixin):
                           reset=False)
         # A sparse product is dense: an ndarray for matrices and arrays alike.
         return np.asarray(X @ self.coef_.T) + self.intercept_
-
-
-# Smoothing widths of a non-smooth loss's continuation, relative to the spread
-# of the targets. Quantile regression, 20,000 x 20 at q=0.9 with heavy-tailed
-# noise: each width takes lbfgs 11-56 iterations, and the pinball objective
-# was 2.2e-5 above HiGHS's exact minimum after 1e-2, 2.4e-6 after 1e-3 and
-# 2.6e-7 after 1e-4.
-_SMOOTHING_WIDTHS = (1e-1, 1e-2, 1e-3, 1e-4)
-# Narrower kinks than this many ulps of the working precision lose their
-# curvature to rounding: in float32 (ulp 1.2e-7) lbfgs stalls at 1e-4 (while
-# still lowering the objective a little), so float32 stops at 1e-3, where the
-# same problem at 400 rows was 3e-5 above the minimum and at 20,000 rows 3e-7.
-_SMOOTHING_FLOOR_ULPS = 1000
-
-
-def _needs_smoothing(objective: LinearObjective, solver: str) -> bool:
-    """Whether `solver` should minimise the smooth surrogate of the loss."""
-    return (solver_spec(solver).needs_smooth
-            and smoothed_form(objective.loss) is not None)
-
-
-def _spread(Y: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted standard deviation of Y's entries (1 when they are all equal)."""
-    total = weights.sum()
-    mean = (weights @ Y) / total
-    spread = float(np.sqrt(np.mean((weights @ (Y - mean) ** 2) / total)))
-    return spread if spread > 0 else 1.0
 
 
 def _validation_split(estimator, X, Y, sample_weight, stratify):
@@ -428,71 +372,3 @@ def _column_statistics(A, sample_weight, prior, scale, center, moments=None):
     moments = merge_moments(prior, moments)
     return moments, standardization_from_moments(
         moments, center=center, scale=True, dtype=A.dtype)
-
-
-def _starting_point(previous, x_stats, y_stats, n_columns, n_outputs, dtype,
-                    fit_intercept):
-    """The parameters to start from, in standardised units, padded to `n_columns`."""
-    coef0 = np.zeros((n_columns, n_outputs), dtype=dtype)
-    intercept0 = np.zeros(n_outputs, dtype=dtype)
-    if previous is not None:
-        scaled, intercept0 = scale_linear(*previous[:2], x_stats, y_stats)
-        coef0[: scaled.shape[0]] = scaled
-    params = {"coef": coef0}
-    if fit_intercept:
-        params["intercept"] = intercept0.astype(dtype)
-    return params
-
-
-def _starting_log_scale(previous, y_stats, dtype):
-    """log(sigma) to start from, in standardised units.
-
-    The previous fit's scale if there is one, else 1 in the units the
-    optimiser sees: the spread of y when it is standardised.
-    """
-    if previous is not None and len(previous) > 2:
-        return np.log(previous[2] / y_stats.scale).astype(dtype)
-    return np.zeros(y_stats.scale.shape, dtype=dtype)
-
-
-def _starting_intercept(objective, Y_fit, weights, hyper, Y, sample_weight):
-    """The best constant of a built-in loss, else the better of 0 and the
-    link of the weighted mean of Y, as the intercept.
-
-    For targets left in the user's units: a first-order solver moves the
-    intercept by about `learning_rate` per step, so a least-squares-like loss
-    on targets far from 0 would take many steps from 0, while a user's
-    likelihood with an exponential link (Poisson) may overflow at the mean
-    of counts. For a built-in family with a log link the link of the mean,
-    ``log(mean)``, is the exact minimiser among constants; it is not a
-    candidate where the mean is not positive. Comparing the objective at
-    both constants (with zero coefficients) suits every case. Where the
-    loss knows the exact minimiser among constants
-    (:attr:`~gradest._losses.LossSpec.best_constant`), that is the start,
-    with nothing to evaluate: the evaluation compiles a program of its own
-    (0.1-0.15 s in each new process, such as each worker of a grid search).
-    """
-    mean = (sample_weight @ Y) / sample_weight.sum()
-    exact = best_constant(objective.loss, mean)
-    if exact is not None:
-        return exact.astype(Y.dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        linked = objective.link.forward(mean)
-    candidates = np.stack([np.zeros_like(mean),
-                           np.where(np.isfinite(linked), linked, 0)]).astype(Y.dtype)
-    if objective.estimates_scale:
-        return candidates[0]
-    values = run_pass(_constant_objective, Y_fit, weights, hyper, candidates,
-                      dtype=Y.dtype, objective=objective)
-    values = np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf)
-    return candidates[int(values[1] < values[0])]
-
-
-@partial(jax.jit, static_argnames="objective")
-def _constant_objective(Y, weights, hyper, candidates, *, objective):
-    """`objective` with zero coefficients at each row of `candidates`."""
-    no_features = jnp.zeros((Y.shape[0], 0), Y.dtype)
-    coef = jnp.zeros((0, Y.shape[1]), Y.dtype)
-    return jax.vmap(lambda intercept: objective(
-        {"coef": coef, "intercept": intercept}, (no_features, Y), weights, hyper)
-    )(candidates)

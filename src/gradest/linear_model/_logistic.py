@@ -6,12 +6,11 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
 from .._penalties import PenaltyTerms, penalty_spec
+from ._classes import check_labels, class_targets, stream_classes
 from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
@@ -52,91 +51,24 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         Whether to optimise in standardised units.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplied into the sample weights.
-    solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
-            "lbfgs", "fista", "prox-newton"}, default="auto"
-        Optimiser. "auto": "prox-newton" for "l1" and "elasticnet"
-        penalties on full batches of a smooth convex loss with one output
-        column, "fista" for other full-batch problems with those
-        penalties, "adam" otherwise. "lbfgs", "fista" and "prox-newton"
-        ignore `learning_rate` and need full batches; "lbfgs" needs a
-        differentiable objective (not "l1" or "elasticnet"). "fista" is
-        accelerated proximal gradient descent with backtracking;
-        "prox-newton" a proximal Newton method on working sets
-        (coordinate descent on the Hessian of a few coefficients). With "l1"
-        and "elasticnet", the first-order solvers follow each step with the
-        penalty's proximal map (soft thresholding) of step `learning_rate`.
-    learning_rate : float, default=0.05
-        Constant step size of the first-order solvers.
-    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
-            "warmup_cosine"}, default="constant"
-        How the step size of the first-order solvers changes during `fit`,
-        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
-        ``learning_rate / t ** power_t`` at the t-th step, as
-        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
-        whenever the objective (the validation score, with early stopping) has
-        not improved by `tol` for `n_iter_no_change` iterations, and stops
-        once it is at most 1e-6; "cosine" decays it to 0 over the `max_iter`
-        iterations; "warmup_cosine" first rises linearly from 0 over a
-        `warmup_fraction` of them. A step is a mini-batch step with
-        `batch_size`. Ignored by "lbfgs"; the stochastic steps of `partial_fit`
-        are constant.
-    power_t : float, default=0.25
-        Exponent of the "invscaling" schedule.
-    warmup_fraction : float, default=0.1
-        Fraction of the steps that "warmup_cosine" spends warming up.
-    max_iter : int, default=10000
-        Maximum number of iterations (epochs with mini-batches).
-    tol : float, default=1e-9
-        Convergence tolerance on the largest gradient component of the
-        standardised objective (on the epoch loss with mini-batches; the
-        improvement the validation score must make with `early_stopping`).
-        With "l1" and "elasticnet", on the largest distance of the negative
-        gradient of the loss to the penalty's subdifferential, which is 0
-        exactly at the minimiser.
-    batch_size : int, default=None
-        None for full-batch steps, else the size of shuffled mini-batches.
-    shuffle : bool, default=True
-        Shuffle the rows before each epoch of mini-batches (seeded by
-        `random_state`); False takes them in order.
-    early_stopping : bool, default=False
-        Hold out a `validation_fraction` of the training rows (stratified by
-        class), score the model on them (accuracy, as `score`) after every
-        iteration (epoch), stop once the score has not improved by `tol` for
-        `n_iter_no_change` iterations and keep the best-scoring parameters,
-        as :class:`~sklearn.neural_network.MLPClassifier` does (see
-        :ref:`training_early_stopping`). Stopping so is a normal end, not a
-        ConvergenceWarning. `partial_fit` is not affected.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out with `early_stopping`.
-    n_iter_no_change : int, default=5
-        Iterations (epochs) without improvement by `tol` after which training
-        stops: of the epoch loss with mini-batches (full batches stop by the
-        gradient test), of the validation score with `early_stopping`. The
-        "adaptive" schedule divides the learning rate instead, until it is
-        at most 1e-6.
-    warm_start : bool, default=False
-        Start from the previous solution when refitting.
-    average : bool or int, default=False
-        For `partial_fit`: show the average of the iterates (Polyak-Ruppert
-        averaging, in user units) instead of the last one; an int starts
-        averaging once that many samples have been seen. Averaging removes
-        most of the noise that constant steps leave on a stream. `fit` is
-        not affected.
-    stream_size : float, default=None
-        For `partial_fit`: the total sample weight of one pass over the
-        streamed data set (its number of rows without sample weights). The
-        penalty is relative to it, as in `fit` on the whole data set, however
-        many passes the stream makes. None: relative to the weight seen so
-        far, which suits a single pass. `fit` is not affected.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the mini-batch shuffling and the validation split.
-    verbose : int, default=0
-        Print progress while fitting when positive.
-    callbacks : list of callable, default=None
-        Each called as ``callback(history)`` between compiled chunks of
-        iterations (about every 0.2 s), with the history so far (a dict like
-        `history_`); one returning True stops the fit there, with the current
-        parameters and without a warning. See :ref:`training_callbacks`.
+    %(solver)s
+    %(learning_rate)s
+    %(learning_rate_schedule)s
+    %(power_t)s
+    %(warmup_fraction)s
+    %(max_iter)s
+    %(tol)s
+    %(batch_size)s
+    %(shuffle)s
+    %(early_stopping_classifier)s
+    %(validation_fraction)s
+    %(n_iter_no_change)s
+    %(warm_start)s
+    %(average_classifier)s
+    %(stream_size)s
+    %(random_state)s
+    %(verbose)s
+    %(callbacks)s
 
     Attributes
     ----------
@@ -151,23 +83,10 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
     loss_curve_ : ndarray of shape (`n_iter_`,)
         Objective at the start of each iteration, the point whose gradient
         the step used; the first entry is the starting objective.
-    history_ : dict of str to ndarray
-        One entry per iteration (epoch with mini-batches; per call's epoch,
-        appended, with `partial_fit`): "loss" (as `loss_curve_`),
-        "validation_score" (NaN without early stopping), "learning_rate"
-        (the rate of the iteration's last step; NaN for "lbfgs") and "time"
-        (seconds since the fit began, measured between compiled chunks and
-        spread evenly over their iterations). ``pandas.DataFrame(history_)``
-        is a table of them. See :ref:`training_history`.
-    validation_scores_ : ndarray of shape (`n_iter_`,) or None
-        With `early_stopping`, the validation score after each iteration;
-        else None.
-    best_validation_score_ : float or None
-        With `early_stopping`, the best validation score, that of the
-        returned parameters; else None.
-    best_iter_ : int or None
-        With `early_stopping`, the iteration (1-based) of the best
-        validation score, whose parameters are returned; else None.
+    %(history_)s
+    %(validation_scores_)s
+    %(best_validation_score_)s
+    %(best_iter_)s
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -293,53 +212,17 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         self : object
             The updated estimator.
         """
-        if self.class_weight == "balanced":
-            raise ValueError(
-                "class_weight='balanced' needs the whole data set; pass a dict of "
-                "class weights to partial_fit.")
         first = not hasattr(self, "_stream_")
-        if classes is not None:
-            classes = np.unique(classes)
-            if hasattr(self, "classes_") and not first and not np.array_equal(
-                    classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes.tolist()} differs from the classes of the "
-                    f"first partial_fit call, {self.classes_.tolist()}.")
-        elif hasattr(self, "classes_"):
-            classes = self.classes_
-        else:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes, got {classes!r}.")
+        classes = stream_classes(self, classes, first)
         X, y = self._validate_training(X, y, reset=first)
         check_classification_targets(y)
-        unseen = np.setdiff1d(y, classes)
-        if unseen.size:
-            raise ValueError(
-                f"y contains labels {unseen.tolist()} that are not in classes "
-                f"{classes.tolist()}.")
+        check_labels(y, classes)
         return self._fit(X, y, sample_weight, classes,
                          previous=self._previous_iterate(), streaming=True)
 
     def _fit(self, X, y, sample_weight, classes, *, previous, streaming):
-        codes = np.searchsorted(classes, y)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
-                                             ensure_non_negative=True)
-        if self.class_weight is not None:
-            per_class = compute_class_weight(self.class_weight, classes=classes, y=y)
-            sample_weight = sample_weight * per_class[codes].astype(X.dtype)
-        weighted_classes = np.unique(codes[sample_weight > 0])
-        if not streaming and len(weighted_classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes with "
-                "positive weight, but only the class "
-                f"{classes[weighted_classes[0]]!r} has positive sample_weight.")
-
-        if len(classes) == 2:
-            Y = codes[:, None].astype(X.dtype)
-        else:
-            Y = np.eye(len(classes), dtype=X.dtype)[codes]
+        codes, Y, sample_weight = class_targets(self, X, y, sample_weight, classes,
+                                                streaming=streaming)
         if previous is not None and previous[0].shape != (X.shape[1], Y.shape[1]):
             previous = None
         # As LogisticRegression: C multiplies the sum of the losses.

@@ -1,7 +1,7 @@
 """GradLinearRegression: least squares, robust, quantile, GLM or custom losses,
 with L2, L1 or elastic-net penalties."""
 
-import warnings
+from functools import partial
 from numbers import Real
 
 import numpy as np
@@ -10,25 +10,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
 from .._base import atomic
-from .._engine import is_sparse, resolve_solver
-from .._losses import (
-    check_targets,
-    is_equivariant,
-    link_of,
-    loss_hyper,
-    loss_names,
-    scales_targets,
-)
+from .._losses import check_targets, link_of, loss_hyper, loss_names
 from .._penalties import PenaltyTerms, penalty_spec
 from ._fit import LINEAR_CONSTRAINTS, LinearGradientModel
 from ._objective import LinearObjective
 from ._streaming import StreamingMixin
+from ._targets import RegressionTargetsMixin
+from ._underdetermined import warn_if_underdetermined
 
 __all__ = ["GradLinearRegression"]
 
 
-class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
-                           BaseEstimator):
+class GradLinearRegression(RegressorMixin, StreamingMixin, RegressionTargetsMixin,
+                           LinearGradientModel, BaseEstimator):
     """Linear regression fitted by gradient-based optimisation with JAX.
 
     Read more in the :ref:`User Guide <standardization>`.
@@ -118,92 +112,24 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         "gamma" and "tweedie", whose targets are never centred or scaled.
         Only X is standardised otherwise, and `learning_rate` counts in the
         units of y. See :ref:`standardization_targets`.
-    solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
-            "lbfgs", "fista", "prox-newton"}, default="auto"
-        Optimiser. "auto": "prox-newton" for "l1" and "elasticnet"
-        penalties on full batches of a smooth convex loss with one output
-        column, "fista" for other full-batch problems with those
-        penalties, "adam" otherwise. "lbfgs", "fista" and "prox-newton"
-        ignore `learning_rate` and need full batches; "lbfgs" needs a
-        differentiable objective (not "l1" or "elasticnet"). "fista" is
-        accelerated proximal gradient descent with backtracking;
-        "prox-newton" a proximal Newton method on working sets
-        (coordinate descent on the Hessian of a few coefficients). With "l1"
-        and "elasticnet", the first-order solvers follow each step with the
-        penalty's proximal map (soft thresholding) of step `learning_rate`.
-    learning_rate : float, default=0.05
-        Constant step size of the first-order solvers.
-    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", \
-            "warmup_cosine"}, default="constant"
-        How the step size of the first-order solvers changes during `fit`,
-        from `learning_rate` (see :ref:`training_schedules`): "invscaling"
-        ``learning_rate / t ** power_t`` at the t-th step, as
-        :class:`~sklearn.linear_model.SGDRegressor`; "adaptive" divides it by 5
-        whenever the objective (the validation score, with early stopping) has
-        not improved by `tol` for `n_iter_no_change` iterations, and stops
-        once it is at most 1e-6; "cosine" decays it to 0 over the `max_iter`
-        iterations; "warmup_cosine" first rises linearly from 0 over a
-        `warmup_fraction` of them. A step is a mini-batch step with
-        `batch_size`. Ignored by "lbfgs"; the stochastic steps of `partial_fit`
-        are constant.
-    power_t : float, default=0.25
-        Exponent of the "invscaling" schedule.
-    warmup_fraction : float, default=0.1
-        Fraction of the steps that "warmup_cosine" spends warming up.
-    max_iter : int, default=10000
-        Maximum number of iterations (epochs with mini-batches).
-    tol : float, default=1e-9
-        Convergence tolerance on the largest gradient component of the
-        standardised objective (on the epoch loss with mini-batches; the
-        improvement the validation score must make with `early_stopping`).
-        With "l1" and "elasticnet", on the largest distance of the negative
-        gradient of the loss to the penalty's subdifferential, which is 0
-        exactly at the minimiser.
-    batch_size : int, default=None
-        None for full-batch steps, else the size of shuffled mini-batches.
-    shuffle : bool, default=True
-        Shuffle the rows before each epoch of mini-batches (seeded by
-        `random_state`); False takes them in order.
-    early_stopping : bool, default=False
-        Hold out a `validation_fraction` of the training rows, score
-        the model on them (R^2, as `score`) after every iteration
-        (epoch), stop once the score has not improved by `tol` for
-        `n_iter_no_change` iterations and keep the best-scoring parameters,
-        as :class:`~sklearn.neural_network.MLPRegressor` does (see
-        :ref:`training_early_stopping`). Stopping so is a normal end, not a
-        ConvergenceWarning. `partial_fit` is not affected.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out with `early_stopping`.
-    n_iter_no_change : int, default=5
-        Iterations (epochs) without improvement by `tol` after which training
-        stops: of the epoch loss with mini-batches (full batches stop by the
-        gradient test), of the validation score with `early_stopping`. The
-        "adaptive" schedule divides the learning rate instead, until it is
-        at most 1e-6.
-    warm_start : bool, default=False
-        Start from the previous solution when refitting.
-    average : bool or int, default=False
-        For `partial_fit` with a loss other than squared error (which
-        streams exactly): show the average of the iterates (Polyak-Ruppert
-        averaging, in user units) instead of the last one; an int starts
-        averaging once that many samples have been seen. Averaging removes
-        most of the noise that constant steps leave on a stream. `fit` is
-        not affected.
-    stream_size : float, default=None
-        For `partial_fit`: the total sample weight of one pass over the
-        streamed data set (its number of rows without sample weights). The
-        penalty is relative to it, as in `fit` on the whole data set, however
-        many passes the stream makes. None: relative to the weight seen so
-        far, which suits a single pass. `fit` is not affected.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the mini-batch shuffling and the validation split.
-    verbose : int, default=0
-        Print progress while fitting when positive.
-    callbacks : list of callable, default=None
-        Each called as ``callback(history)`` between compiled chunks of
-        iterations (about every 0.2 s), with the history so far (a dict like
-        `history_`); one returning True stops the fit there, with the current
-        parameters and without a warning. See :ref:`training_callbacks`.
+    %(solver)s
+    %(learning_rate)s
+    %(learning_rate_schedule)s
+    %(power_t)s
+    %(warmup_fraction)s
+    %(max_iter)s
+    %(tol)s
+    %(batch_size)s
+    %(shuffle)s
+    %(early_stopping_regressor)s
+    %(validation_fraction)s
+    %(n_iter_no_change)s
+    %(warm_start)s
+    %(average_regressor)s
+    %(stream_size)s
+    %(random_state)s
+    %(verbose)s
+    %(callbacks)s
 
     Attributes
     ----------
@@ -221,23 +147,10 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         Objective (standardised units) at the start of each iteration, the
         point whose gradient the step used; the first entry is the starting
         objective.
-    history_ : dict of str to ndarray
-        One entry per iteration (epoch with mini-batches; per call's epoch,
-        appended, with `partial_fit`): "loss" (as `loss_curve_`),
-        "validation_score" (NaN without early stopping), "learning_rate"
-        (the rate of the iteration's last step; NaN for "lbfgs") and "time"
-        (seconds since the fit began, measured between compiled chunks and
-        spread evenly over their iterations). ``pandas.DataFrame(history_)``
-        is a table of them. See :ref:`training_history`.
-    validation_scores_ : ndarray of shape (`n_iter_`,) or None
-        With `early_stopping`, the validation score after each iteration;
-        else None.
-    best_validation_score_ : float or None
-        With `early_stopping`, the best validation score, that of the
-        returned parameters; else None.
-    best_iter_ : int or None
-        With `early_stopping`, the iteration (1-based) of the best
-        validation score, whose parameters are returned; else None.
+    %(history_)s
+    %(validation_scores_)s
+    %(best_validation_score_)s
+    %(best_iter_)s
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -351,43 +264,6 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         self.__dict__.pop("_stream_", None)
         return self._fit(X, y, sample_weight, previous=previous, streaming=False)
 
-    def _warn_if_underdetermined(self, X, sample_weight):
-        """Warn when the data cannot determine the coefficients (no penalty).
-
-        Only the certain case, too few rows, is detected: collinear columns
-        would need a factorisation of X.
-        """
-        if any(strength > 0 for strength in self._penalty_terms()[1:3]):
-            return
-        n_free = int(np.count_nonzero(sample_weight)) - int(self.fit_intercept)
-        if n_free >= X.shape[1]:
-            return
-        n_varying = X.shape[1]
-        if self.fit_intercept:
-            # Columns constant on the weighted rows get coefficient 0 anyway.
-            rows = X[sample_weight > 0]
-            if is_sparse(rows):
-                # Varying: the column's largest and smallest values differ.
-                spread = rows.max(axis=0) - rows.min(axis=0)
-                n_varying = int(spread.count_nonzero())
-            else:
-                n_varying = int(np.count_nonzero(np.any(rows != rows[:1], axis=0)))
-        if n_free >= n_varying:
-            return
-        # The solver that runs, "auto" resolved.
-        solver = resolve_solver(self.solver,
-                                smooth=self._penalty_terms().spec.smooth,
-                                full_batch=self.batch_size is None)
-        warnings.warn(
-            f"{type(self).__name__}: {n_free + int(self.fit_intercept)} samples "
-            f"of positive weight cannot determine {n_varying} coefficients, and "
-            "with alpha=0 many coefficient vectors fit them equally well; "
-            f"solver={solver!r} returns one of them, LinearRegression the "
-            "one of minimum norm in the units of X. Set alpha > 0 for a unique "
-            "solution, or solver='lbfgs' for the minimum-norm solution in "
-            "standardised units (LinearRegression's when all features have the "
-            "same standard deviation).", UserWarning, stacklevel=2)
-
     @_fit_context(prefer_skip_nested_validation=True)
     @atomic
     def partial_fit(self, X, y, sample_weight=None):
@@ -443,8 +319,6 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
                                        reset=first)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                              ensure_non_negative=True)
-        if not streaming:
-            self._warn_if_underdetermined(X, sample_weight)
         Y = np.asarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         hyper = loss_hyper(self.loss, {"epsilon": self.epsilon, "power": self.power,
                                        "quantile": self.quantile})
@@ -459,7 +333,11 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         squeeze = callable(self.loss) and y.ndim == 1
         objective = LinearObjective(self.loss, squeeze=squeeze)
         previous = self._with_scale(previous, objective)
-        fit_path = self._update_stream if streaming else self._fit_once
+        # fit warns, once the solver that runs is known, when the rows cannot
+        # determine the coefficients.
+        fit_path = self._update_stream if streaming else partial(
+            self._fit_once,
+            check_solver=partial(warn_if_underdetermined, self, X, sample_weight))
         coef, intercept = fit_path(
             X, Y, sample_weight, objective=objective,
             scale_targets=scale_targets, penalty=self._penalty_terms(),
@@ -483,35 +361,6 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, LinearGradientModel,
         spec = penalty_spec(self.penalty)
         l1, l2 = spec.split(self.alpha, self.l1_ratio)
         return PenaltyTerms(spec, l1, l2, per_weight=spec.sums_losses)
-
-    def _scales_targets(self) -> bool:
-        """Whether the targets are standardised along with X."""
-        if not scales_targets(self.loss):
-            if self.standardize_targets != "auto" and self.standardize_targets:
-                raise ValueError(
-                    f"standardize_targets=True does not apply to loss={self.loss!r}: "
-                    "its targets are in the units of its distribution (a log "
-                    "link models their mean) and are never centred or scaled. "
-                    "Use standardize_targets='auto' or False.")
-            return False
-        if self.standardize_targets == "auto":
-            return is_equivariant(self.loss)
-        return bool(self.standardize_targets)
-
-    def _with_scale(self, previous, objective):
-        """`previous` with the fitted scale appended, to start the scale from.
-
-        Drops a stale ``scale_`` when the loss has no scale.
-        """
-        if not objective.estimates_scale:
-            self.__dict__.pop("scale_", None)
-            return previous
-        if previous is None or not hasattr(self, "scale_"):
-            return previous
-        scale = np.atleast_1d(self.scale_).astype(previous[0].dtype)
-        if scale.shape != previous[1].shape:
-            return previous
-        return (*previous[:2], scale)
 
     def _current_model(self):
         if not hasattr(self, "coef_"):

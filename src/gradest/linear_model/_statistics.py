@@ -43,7 +43,8 @@ import numpy as np
 import scipy.sparse
 
 from .._losses import has_statistics
-from .._scaling import Moments, Standardization
+from .._moments import Moments
+from .._scaling import Standardization
 
 __all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
            "least_squares_statistics", "merge_row_moments", "row_moments",

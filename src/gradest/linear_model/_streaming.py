@@ -14,13 +14,14 @@ Two meanings, chosen by the loss:
   averaging the iterates).
 """
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._base import fit_history
-from .._engine import resolve_solver, solver_spec
-from .._scaling import Moments
+from .._engine import solver_spec
+from .._moments import Moments
 from ._fit import moderate
 from ._statistics import RowMoments, streams_exactly, use_statistics
 
@@ -70,14 +71,6 @@ class StreamingMixin:
         if streams_exactly(objective.loss, X.shape[1]):
             return self._solve_stream(X, Y, sample_weight, stream, total_weight,
                                       common)
-        # Steps on one chunk at a time: "auto" means a first-order solver.
-        solver = resolve_solver(self.solver, smooth=penalty.spec.smooth,
-                                full_batch=False)
-        if solver_spec(solver).full_batch_only:
-            raise ValueError(
-                f"partial_fit needs a first-order solver for loss={objective.loss!r}; "
-                f"solver={self.solver!r} works on the full objective only. Use "
-                "solver='adam' or 'gd' (squared error streams with any solver).")
         # The first call sets the divergence level (the engine's reference,
         # NaN until an objective was seen); later calls are judged by it.
         carried = ({"reference": stream.reference}
@@ -86,9 +79,12 @@ class StreamingMixin:
             X, Y, sample_weight, **common,
             prior=(stream.x_moments, stream.y_moments) if stream else (None, None),
             opt_state=stream.opt_state if stream else None,
+            # Steps on one chunk at a time: "auto" means a first-order solver.
+            stochastic=True,
+            check_solver=partial(self._check_stream_solver, objective.loss),
             # One epoch a call: a schedule over max_iter=1 would restart at
             # every call, so the steps stay at learning_rate.
-            max_iter=1, fixed_steps=True, solver=solver, schedule="constant",
+            max_iter=1, fixed_steps=True, schedule="constant",
             # Chunks large against the features step on their statistics, as
             # fit does (see _statistics.py): the same step up to rounding.
             statistics=use_statistics(objective.loss, self.batch_size, *X.shape),
@@ -97,6 +93,14 @@ class StreamingMixin:
                       out.result.opt_state, reference=out.result.reference)
         return self._record_stream(out.result, new, out.coef, out.intercept,
                                    X.shape[0])
+
+    def _check_stream_solver(self, loss, solver):
+        """Refuse a full-batch `solver` (the one that runs) for stochastic steps."""
+        if solver_spec(solver).full_batch_only:
+            raise ValueError(
+                f"partial_fit needs a first-order solver for loss={loss!r}; "
+                f"solver={self.solver!r} works on the full objective only. Use "
+                "solver='adam' or 'gd' (squared error streams with any solver).")
 
     def _solve_stream(self, X, Y, sample_weight, stream, total_weight, common):
         """Exact streaming least squares: solve on the statistics of all rows so far."""
