@@ -6,7 +6,7 @@ with ``standardize=False`` (scikit-learn penalises the raw coefficients) and
 ``alpha = alpha_sklearn * sum(sample_weight)`` (gradest's L2 penalty is added
 to a sum of losses, see docs/glm.rst).
 
-Counts: 23 upstream tests; 8 ported (all pass, 0 xfail); 15 not portable:
+Counts: 23 upstream tests; 7 ported (all pass, 0 xfail); 16 not portable:
 
 - test_glm_regression, _hstacked_X, _vstacked_X: need the private
   ``glm_dataset`` fixture's reference solutions; the property "same
