@@ -6,7 +6,7 @@ ports compare unpenalised fits (``alpha=0``), which are the same objective.
 Counts: 10 upstream tests; 7 ported, 6 pass and 1 (test_equivariance,
 split in two) is half xfail: its linear-shift half, see the reason there;
 3 not portable. The fits use lbfgs with tol=1e-12: with gradest's default
-settings 11 of these 21 cases fail (issue 32's quantile row).
+settings 8 of these 21 cases fail (issue 32's quantile row).
 
 Not portable:
 
