@@ -10,10 +10,13 @@
 - :mod:`._regression`, :mod:`._logistic`: the two estimators, with
   :mod:`._targets` and :mod:`._underdetermined` (the regressor's targets and
   its warning of too few samples) and :mod:`._classes` (the classifier's
-  labels).
+  labels);
+- :mod:`._members`, :mod:`._cv`: many fits as one batched minimisation, and
+  the cross-validated estimator built on it.
 """
 
+from ._cv import GradLogisticRegressionCV
 from ._logistic import GradLogisticRegression
 from ._regression import GradLinearRegression
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression"]
+__all__ = ["GradLinearRegression", "GradLogisticRegression", "GradLogisticRegressionCV"]
