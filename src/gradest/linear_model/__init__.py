@@ -12,11 +12,14 @@
   its warning of too few samples) and :mod:`._classes` (the classifier's
   labels);
 - :mod:`._members`, :mod:`._cv`: many fits as one batched minimisation, and
-  the cross-validated estimator built on it.
+  the cross-validated estimator built on it; :mod:`._path`, the coefficients
+  along a grid of penalties.
 """
 
 from ._cv import GradLogisticRegressionCV
 from ._logistic import GradLogisticRegression
+from ._path import alpha_max, path
 from ._regression import GradLinearRegression
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression", "GradLogisticRegressionCV"]
+__all__ = ["GradLinearRegression", "GradLogisticRegression", "GradLogisticRegressionCV",
+           "alpha_max", "path"]
