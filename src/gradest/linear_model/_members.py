@@ -11,8 +11,7 @@ separate ``fit`` would, but all of them share one compiled loop.
 
 from typing import Any
 
-from .._engine import Problem
-from .._engine.batched import minimize_batched
+from .._engine import Problem, minimize_batched
 
 __all__ = ["fit_members"]
 
