@@ -136,6 +136,7 @@ def _registry() -> tuple[dict, dict]:
     """
     import glm
     import lasso
+    import search
     import sparse
     import speed
     import ukr_real
@@ -152,6 +153,8 @@ def _registry() -> tuple[dict, dict]:
             (glm.GLM_CASES, glm.GLM_CALLS),
             # The Lasso: time to the same objective against Lasso and skglm.
             (lasso.LASSO_CASES, lasso.LASSO_CALLS),
+            # Searches: the batched CV estimator against separate fits.
+            (search.SEARCH_CASES, search.SEARCH_CALLS),
             # UKR against the manifold learners on real and synthetic data.
             (ukr_real.UKR_REAL_CASES, ukr_real.UKR_REAL_CALLS)]:
         every_case.update(cases)

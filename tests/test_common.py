@@ -2,9 +2,18 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gradest import UKR, GradLinearRegression, GradLogisticRegression
+from gradest import (
+    UKR,
+    GradLinearRegression,
+    GradLogisticRegression,
+    GradLogisticRegressionCV,
+)
 
-ESTIMATORS = [GradLinearRegression(), GradLogisticRegression(), UKR()]
+ESTIMATORS = [
+    GradLinearRegression(), GradLogisticRegression(), UKR(),
+    # A small grid keeps the checks fast: each fit is 2 candidates x 3 folds.
+    GradLogisticRegressionCV(Cs=[0.1, 10.0], cv=3, solver="lbfgs"),
+]
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -12,8 +12,12 @@ follow_thread_limit()
 
 from ._engine import set_compilation_cache  # noqa: E402
 from ._version import __version__  # noqa: E402
-from .linear_model import GradLinearRegression, GradLogisticRegression  # noqa: E402
+from .linear_model import (  # noqa: E402
+    GradLinearRegression,
+    GradLogisticRegression,
+    GradLogisticRegressionCV,
+)
 from .ukr import UKR  # noqa: E402
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression", "UKR", "__version__",
-           "set_compilation_cache"]
+__all__ = ["GradLinearRegression", "GradLogisticRegression",
+           "GradLogisticRegressionCV", "UKR", "__version__", "set_compilation_cache"]

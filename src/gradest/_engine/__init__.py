@@ -21,12 +21,14 @@ back. The modules:
 - :mod:`.loop`: the compiled loop, chunks of those iterations;
 - :mod:`.problem`: the problem, the settings and the result of a minimisation;
 - :mod:`.minimize`: the front end that drives the loop;
+- :mod:`.batched`: many members (folds x candidates) in one vmapped loop;
 - :mod:`.rowwise`: per-row minimisation (Levenberg-Marquardt, fixed Adam steps);
 - :mod:`.outcome`: how every loop ends, and the warnings and errors it raises;
 - :mod:`.cache`: JAX's persistent compilation cache, on request;
 - :mod:`.interrupts`: Ctrl-C kept where other code would swallow it.
 """
 
+from .batched import MEMBER_BYTES, minimize_batched
 from .blocks import map_row_blocks
 from .cache import set_compilation_cache
 from .data import (
@@ -64,11 +66,12 @@ from .sparse import (
 )
 
 __all__ = [
-    "AUTO", "HISTORY_KEYS", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS", "SCHEDULES",
+    "AUTO", "HISTORY_KEYS", "MEMBER_BYTES", "PAD_CHEAP_ROWS", "PAD_QUADRATIC_ROWS",
+    "SCHEDULES",
     "SOLVERS", "MinimizeResult", "Outcome", "Problem", "RowProblem", "Settings",
     "SolverSpec", "SparseDesign", "Status", "aligned_zeros", "bucket_columns",
     "bucket_rows", "float_dtype", "is_sparse", "make_optimizer", "map_row_blocks",
-    "matvec", "minimize", "minimize_rows", "pad", "padded_weights",
+    "matvec", "minimize", "minimize_batched", "minimize_rows", "pad", "padded_weights",
     "resolve_solver", "rmatvec", "run_pass", "set_compilation_cache", "settle",
     "solver_spec", "sparse_design", "take_rows", "weighted_gram",
 ]

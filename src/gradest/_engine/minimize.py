@@ -40,7 +40,7 @@ from .outcome import Outcome, Status, settle
 from .problem import HISTORY_KEYS, MinimizeResult, Problem, Settings
 from .solvers import resolve_solver, solver_spec
 
-__all__ = ["minimize"]
+__all__ = ["finish", "minimize"]
 
 # A smaller `tol` is raised to this many ulps (eps of the working precision),
 # so that float32 fits can converge. The float32 gradient of a standardised
@@ -255,6 +255,17 @@ def minimize(problem: Problem, settings: Settings, *,
     with precision(dtype):
         run = _prepare(problem, settings, opt_state)
         state, records, history = _drive(run, settings, fresh=opt_state is None)
+    return finish(problem, settings, run, state, records, history)
+
+
+def finish(problem: Problem, settings: Settings, run: _Run, state: LoopState,
+           records: dict, history: list) -> MinimizeResult:
+    """The result of one finished loop: its outcome settled, its parameters
+    (the best-scoring with early stopping) unflattened; `state` in NumPy.
+
+    Shared by :func:`minimize` and the batched fits of :mod:`.batched`, which
+    call it once per member.
+    """
     spec = solver_spec(settings.solver)
     outcome = Outcome(
         status=Status(int(state.status)), n_iter=int(state.n_iter),

@@ -10,10 +10,16 @@
 - :mod:`._regression`, :mod:`._logistic`: the two estimators, with
   :mod:`._targets` and :mod:`._underdetermined` (the regressor's targets and
   its warning of too few samples) and :mod:`._classes` (the classifier's
-  labels).
+  labels);
+- :mod:`._members`, :mod:`._cv`: many fits as one batched minimisation, and
+  the cross-validated estimator built on it; :mod:`._path`, the coefficients
+  along a grid of penalties.
 """
 
+from ._cv import GradLogisticRegressionCV
 from ._logistic import GradLogisticRegression
+from ._path import alpha_max, path
 from ._regression import GradLinearRegression
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression"]
+__all__ = ["GradLinearRegression", "GradLogisticRegression", "GradLogisticRegressionCV",
+           "alpha_max", "path"]
