@@ -172,16 +172,26 @@ def settle(outcome: Outcome, name: str) -> Outcome:
 
 
 def _caller_stacklevel() -> int:
-    """Stack level of the first frame outside gradest and scikit-learn's fit wrapper.
+    """Stack level of the first frame outside gradest and scikit-learn's wrappers.
 
-    Warnings then point at the user's ``fit`` call, however deep the estimator
-    code that raises them.
+    Warnings then point at the user's ``fit``, ``transform`` or
+    ``fit_transform`` call, however deep the estimator code that raises them.
+    scikit-learn wraps those methods twice: ``_fit_context``'s ``wrapper``
+    (in ``sklearn/base.py``) and, for ``transform``, ``set_output``'s
+    ``wrapped`` (in ``sklearn/utils/_set_output.py``); both are skipped.
     """
     package_dir = os.path.dirname(os.path.dirname(__file__))
     frame, level = sys._getframe(1), 1
     while frame is not None and (
         frame.f_code.co_filename.startswith(package_dir)
-        or (frame.f_code.co_name == "wrapper" and "sklearn" in frame.f_code.co_filename)
+        or _is_sklearn_method_wrapper(frame.f_code)
     ):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _is_sklearn_method_wrapper(code) -> bool:
+    """Whether `code` is one of scikit-learn's wrappers around an estimator method."""
+    path = code.co_filename.replace(os.sep, "/")
+    return "sklearn" in path and (
+        code.co_name == "wrapper" or path.endswith("utils/_set_output.py"))
