@@ -58,15 +58,18 @@ def class_targets(estimator, X, y, sample_weight, classes, *, streaming):
     codes = np.searchsorted(classes, y)
     sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                          ensure_non_negative=True)
-    if estimator.class_weight is not None:
-        per_class = compute_class_weight(estimator.class_weight, classes=classes, y=y)
-        sample_weight = sample_weight * per_class[codes].astype(X.dtype)
     weighted_classes = np.unique(codes[sample_weight > 0])
     if not streaming and len(weighted_classes) < 2:
         raise ValueError(
             f"{type(estimator).__name__} needs samples of at least 2 classes with "
             "positive weight, but only the class "
             f"{classes[weighted_classes[0]]!r} has positive sample_weight.")
+    if estimator.class_weight is not None:
+        # As LogisticRegression: "balanced" divides by each class's total
+        # sample weight, not by its count of rows.
+        per_class = compute_class_weight(estimator.class_weight, classes=classes,
+                                         y=y, sample_weight=sample_weight)
+        sample_weight = sample_weight * per_class[codes].astype(X.dtype)
 
     if len(classes) == 2:
         Y = codes[:, None].astype(X.dtype)

@@ -51,6 +51,9 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         Whether to optimise in standardised units.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplied into the sample weights.
+        "balanced" weighs class ``k`` by ``total / (n_classes * total_k)``,
+        where the totals are of the sample weights (of the rows when none
+        are given), as in :class:`~sklearn.linear_model.LogisticRegression`.
     %(solver)s
     %(learning_rate)s
     %(learning_rate_schedule)s
