@@ -44,7 +44,7 @@ from .data import (
 )
 from .gram import weighted_gram
 from .minimize import minimize
-from .outcome import Outcome, Status, settle
+from .outcome import Outcome, Status, caller_stacklevel, settle
 from .problem import HISTORY_KEYS, MinimizeResult, Problem, Settings
 from .rowwise import RowProblem, minimize_rows
 from .schedules import SCHEDULES
@@ -70,6 +70,7 @@ __all__ = [
     "SCHEDULES",
     "SOLVERS", "MinimizeResult", "Outcome", "Problem", "RowProblem", "Settings",
     "SolverSpec", "SparseDesign", "Status", "aligned_zeros", "bucket_columns",
+    "caller_stacklevel",
     "bucket_rows", "float_dtype", "is_sparse", "make_optimizer", "map_row_blocks",
     "matvec", "minimize", "minimize_batched", "minimize_rows", "pad", "padded_weights",
     "resolve_solver", "rmatvec", "run_pass", "set_compilation_cache", "settle",

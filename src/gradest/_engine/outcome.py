@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .solvers import solver_spec
 
-__all__ = ["Outcome", "Status", "settle"]
+__all__ = ["Outcome", "Status", "caller_stacklevel", "settle"]
 
 
 class Status(enum.IntEnum):
@@ -167,11 +167,11 @@ def settle(outcome: Outcome, name: str) -> Outcome:
     short = outcome.status in (Status.MAX_ITER, Status.STALLED)
     if (short or outcome.n_rows_at_cap > 0) and not outcome.expected_end:
         warnings.warn(_convergence_message(name, outcome), ConvergenceWarning,
-                      stacklevel=_caller_stacklevel())
+                      stacklevel=caller_stacklevel())
     return outcome
 
 
-def _caller_stacklevel() -> int:
+def caller_stacklevel() -> int:
     """Stack level of the first frame outside gradest and scikit-learn's wrappers.
 
     Warnings then point at the user's ``fit``, ``transform`` or

@@ -46,6 +46,7 @@ from ._smoothing import SmoothedLossMixin, _needs_smoothing
 from ._start import _starting_intercept, _starting_log_scale, _starting_point
 from ._statistics import (
     RowMoments,
+    kept_for_streaming,
     merge_row_moments,
     row_moments,
     statistics_problem,
@@ -124,6 +125,10 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
             statistics=validation is None and use_statistics(
                 objective.loss, self.batch_size, *X.shape))
         result = out.result
+        # The least-squares statistics of fit's rows, for a later partial_fit
+        # (see _streaming.py); a fit with held-out rows keeps none.
+        self._fit_rows_ = None if validation is not None else kept_for_streaming(
+            objective.loss, out.rows, X, Y, sample_weight)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_curve.astype(X.dtype)
         self.history_ = fit_history(result, X.dtype)

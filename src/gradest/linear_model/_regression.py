@@ -270,8 +270,11 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, RegressionTargetsMixi
         """Learn from a new chunk of data.
 
         The first call fixes ``n_features_in_`` (and the number of targets) and
-        continues from the model of an earlier `fit`, if any. What a call does
-        depends on the loss (see :ref:`scaling_streaming`):
+        continues from the model of an earlier `fit`, if any: with squared
+        error from the statistics of fit's rows, so that ``fit(A)`` then
+        ``partial_fit(B)`` fits A and B together (a warning says when fit kept
+        none). What a call does depends on the loss (see
+        :ref:`scaling_streaming`):
 
         - Squared error (up to 2048 features): exact streaming least squares.
           Each call merges the chunk's sufficient statistics (weighted means

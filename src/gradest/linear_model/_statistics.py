@@ -48,8 +48,8 @@ from .._scaling import Standardization
 
 __all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
            "least_squares_statistics", "merge_row_moments", "row_moments",
-           "statistics_dtype", "statistics_problem", "streams_exactly",
-           "use_statistics"]
+           "kept_for_streaming", "statistics_dtype", "statistics_problem",
+           "streams_exactly", "use_statistics"]
 
 # Rows per block of the sparse pass: bounds its temporaries (a block of
 # float64 standardised rows) to a few tens of MB.
@@ -64,6 +64,12 @@ _BLOCK_ELEMENTS = 131_072
 # which the first-order solvers need many times over. Up to 2048 features the
 # Gram matrix (32 MB in float64) fits easily in memory and cache-friendly BLAS.
 _MIN_ROWS_PER_FEATURE = 4
+# What `fit` keeps so that a later `partial_fit` continues the least-squares
+# problem of fit's rows: statistics of at most 2**20 entries (8 MB, up to
+# 1,023 columns of [X, y]), and computed for the purpose only when their pass
+# costs at most 2**27 multiply-adds (tens of milliseconds).
+_KEPT_ENTRIES = 2**20
+_KEPT_PASS_COST = 2**27
 _MAX_FEATURES = 2048
 
 
@@ -101,6 +107,26 @@ def use_statistics(loss, batch_size, n_samples: int, n_features: int) -> bool:
     """
     return (streams_exactly(loss, n_features) and batch_size is None
             and n_samples >= _MIN_ROWS_PER_FEATURE * n_features)
+
+
+def kept_for_streaming(loss, rows: "RowMoments | None", X, Y,
+                       sample_weight) -> "RowMoments | None":
+    """The statistics that ``fit`` keeps for a later ``partial_fit``, or None.
+
+    `rows` are those fit computed anyway (None off the statistics path). A
+    ``partial_fit`` after ``fit`` merges its chunks into them, so that it
+    solves the least-squares problem of fit's rows and the new ones together.
+    Kept when they are small (``_KEPT_ENTRIES``); computed here only when
+    their pass is cheap (``_KEPT_PASS_COST``) and the data are dense.
+    """
+    n_columns = X.shape[1] + Y.shape[1]
+    if not streams_exactly(loss, X.shape[1]) or n_columns**2 > _KEPT_ENTRIES:
+        return None
+    if rows is None and not scipy.sparse.issparse(X) and (
+            X.shape[0] * n_columns**2 <= _KEPT_PASS_COST):
+        rows = row_moments(X, Y, sample_weight)
+    # Columns beyond float64's squares: partial_fit refuses such chunks too.
+    return rows if rows is not None and np.isfinite(rows.moment).all() else None
 
 
 def streams_exactly(loss, n_features: int) -> bool:

@@ -14,13 +14,14 @@ Two meanings, chosen by the loss:
   averaging the iterates).
 """
 
+import warnings
 from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._base import fit_history
-from .._engine import solver_spec
+from .._engine import caller_stacklevel, solver_spec
 from .._moments import Moments
 from ._fit import moderate
 from ._statistics import RowMoments, streams_exactly, use_statistics
@@ -60,6 +61,8 @@ class StreamingMixin:
                        penalty, hyper, previous):
         """Learn from a new chunk; returns the coef and intercept to show."""
         stream = getattr(self, "_stream_", None)
+        if stream is None and streams_exactly(objective.loss, X.shape[1]):
+            stream = self._stream_after_fit(X.shape[1] + Y.shape[1])
         total_weight = (stream.total_weight if stream else 0.0) + sample_weight.sum()
         # The penalty is relative to the weight of the whole data set:
         # `stream_size` when known, so that every pass targets the objective
@@ -93,6 +96,39 @@ class StreamingMixin:
                       out.result.opt_state, reference=out.result.reference)
         return self._record_stream(out.result, new, out.coef, out.intercept,
                                    X.shape[0])
+
+    def _stream_after_fit(self, n_columns: int):
+        """The exact stream that continues an earlier ``fit``, or None.
+
+        ``fit`` keeps the least-squares statistics of its rows when they are
+        small and cheap (see ``kept_for_streaming``); the stream then starts
+        from them, and ``partial_fit`` solves fit's rows and the new ones
+        together. A fitted model without them (too many columns, held-out
+        rows, a fit too large to pass over again) is continued from its
+        coefficients on the new rows alone, with a warning.
+        """
+        if not hasattr(self, "n_iter_") or (
+                self._current_model() is None):
+            return None
+        rows = getattr(self, "_fit_rows_", None)
+        if rows is not None and rows.mean.shape[0] != n_columns:
+            # Another shape of data: a new problem, as the first call of a
+            # stream on a fresh estimator.
+            return None
+        if rows is None:
+            warnings.warn(
+                f"{type(self).__name__}.partial_fit after fit: fit kept no "
+                "statistics of its rows (more than 1,022 features and targets, "
+                "early_stopping, or a sparse or large fit), so this stream "
+                "starts from fit's coefficients but solves the least-squares "
+                "problem of the partial_fit rows alone. Pass every chunk to "
+                "partial_fit to fit them all.", UserWarning,
+                stacklevel=caller_stacklevel())
+            return None
+        stream = _Stream(None, None, rows.weight, None, rows=rows)
+        self._stream_ = stream._replace(n_seen=rows.count,
+                                        iterate=self._current_model())
+        return self._stream_
 
     def _check_stream_solver(self, loss, solver):
         """Refuse a full-batch `solver` (the one that runs) for stochastic steps."""
