@@ -1,7 +1,7 @@
 """
-==========================================================
+============================================================
 A validation curve from one batched search, and a Lasso path
-==========================================================
+============================================================
 
 :class:`~gradest.GradLogisticRegressionCV` fits every fold times every
 candidate as one batched minimisation. Here one fit over a grid of
