@@ -38,9 +38,10 @@ def test_learning_rate_search_matches_grid_search(cancer):
     X, y = cancer
     rates = [0.01, 0.02, 0.05, 0.1, 0.2]
     folds = list(StratifiedKFold(5).split(X, y))
+    # Adam: a learning rate is a hyperparameter of a first-order solver.
     search = GradLogisticRegressionCV(Cs=[1.0], learning_rates=rates, cv=folds,
-                                      max_iter=3000).fit(X, y)
-    grid = GridSearchCV(GradLogisticRegression(max_iter=3000),
+                                      max_iter=3000, solver="adam").fit(X, y)
+    grid = GridSearchCV(GradLogisticRegression(max_iter=3000, solver="adam"),
                         {"learning_rate": rates}, cv=folds).fit(X, y)
     np.testing.assert_allclose(search.cv_results_["mean_test_score"],
                                grid.cv_results_["mean_test_score"], rtol=0, atol=1e-6)
@@ -51,7 +52,7 @@ def test_learning_rate_search_matches_grid_search(cancer):
         np.testing.assert_allclose(search.cv_results_[f"split{f}_test_score"],
                                    grid.cv_results_[f"split{f}_test_score"], atol=1e-6)
     refit = GradLogisticRegression(learning_rate=search.learning_rate_,
-                                   max_iter=3000).fit(X, y)
+                                   max_iter=3000, solver="adam").fit(X, y)
     assert _relative(search.coef_, refit.coef_) < MEMBER_RTOL
 
 
@@ -96,9 +97,10 @@ def test_sparse_input_equals_dense(cancer):
     X, y = cancer
     X = X[:, :10] / X[:, :10].max(axis=0)
     X[X < 0.4] = 0.0
-    dense = GradLogisticRegressionCV(Cs=[0.1, 1.0], cv=3, solver="lbfgs").fit(X, y)
-    sparse = GradLogisticRegressionCV(Cs=[0.1, 1.0], cv=3, solver="lbfgs").fit(
-        sp.csr_matrix(X), y)
+    # Standardised explicitly ("auto" leaves sparse columns as they are).
+    kwargs = dict(Cs=[0.1, 1.0], cv=3, solver="lbfgs", standardize=True)
+    dense = GradLogisticRegressionCV(**kwargs).fit(X, y)
+    sparse = GradLogisticRegressionCV(**kwargs).fit(sp.csr_matrix(X), y)
     assert sparse.C_ == dense.C_
     assert _relative(sparse.coefs_paths_, dense.coefs_paths_) < 1e-6
     np.testing.assert_array_equal(sparse.predict(X), dense.predict(X))
@@ -120,6 +122,14 @@ def test_cv_results_shaped_like_grid_search(cancer):
     best = search.best_index_
     np.testing.assert_allclose(search.coef_[0],
                                search.coefs_paths_[:, best, 0, :-1].mean(axis=0))
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_learning_rates_with_a_solver_that_sets_its_own_steps_raise(cancer, solver):
+    # Every candidate would be the same fit: a search that cannot choose.
+    X, y = cancer
+    with pytest.raises(ValueError, match="sets its own steps"):
+        GradLogisticRegressionCV(learning_rates=[0.01, 0.1], solver=solver).fit(X, y)
 
 
 def test_bad_grid_raises(cancer):

@@ -64,13 +64,16 @@ def test_a_carried_reference_detects_divergence_in_a_single_step():
         minimize(_problem(_quadratic, far), settings.with_options(reference=1.0))
 
 
-def test_lbfgs_below_rounding_stops_and_says_so():
+def test_lbfgs_below_rounding_stops_as_accurate_as_the_precision():
     # Unstandardised columns of very different scales: the tolerance cannot
-    # be met in float64. It used to run to max_iter.
+    # be met in float64. It used to run to max_iter. The stall's gradient is
+    # within the rounding floor, so the fit ends quietly (see the next test
+    # for a stall above it).
     rng = np.random.default_rng(3)
     X = rng.normal(size=(10, 5)) * rng.uniform(0.1, 100, 5)
     y = X @ rng.normal(size=5) + rng.normal(size=10)
-    with pytest.warns(ConvergenceWarning, match="no further"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
         model = GradLinearRegression(solver="lbfgs", standardize=False, tol=1e-300,
                                      max_iter=100_000).fit(X, y)
     assert model.n_iter_ < 1000
@@ -80,6 +83,36 @@ def test_lbfgs_below_rounding_stops_and_says_so():
     rtol = 100 * np.linalg.cond(A) * np.finfo(float).eps
     np.testing.assert_allclose(model.coef_, exact[:5], rtol=rtol,
                                atol=rtol * np.abs(exact).max())
+
+
+def _steep(params, data, weights, hyper):
+    A, b = data
+    return 0.5e8 * ((A @ params - b) ** 2).sum()
+
+
+def test_a_stall_above_the_rounding_floor_says_so():
+    # A consistent least-squares problem of curvature up to ~1e14: its
+    # minimum is 0, so the objective resolves every decrease, but rounding
+    # of the parameters leaves gradients of ~1e-3, above the floor 2.1e-7.
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(20, 3)) * np.array([1e-2, 1.0, 1e3])
+    truth = np.array([1 / 3, 2 / 3, 0.7])
+    problem = Problem(_steep, np.zeros(3), (A, A @ truth), np.ones(20), {})
+    settings = Settings(solver="lbfgs", max_iter=10_000, tol=1e-300)
+    with pytest.warns(ConvergenceWarning, match="no further"):
+        result = minimize(problem, settings)
+    assert result.status == Status.STALLED
+    assert result.outcome.grad_max > np.sqrt(200 * np.finfo(float).eps)
+    np.testing.assert_allclose(result.params, truth, rtol=1e-9)
+
+
+def test_a_stall_within_the_rounding_floor_is_quiet():
+    settings = Settings(solver="lbfgs", max_iter=10_000, tol=1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = minimize(_problem(_quadratic), settings)
+    assert result.status in (Status.STALLED, Status.CONVERGED)
+    np.testing.assert_allclose(result.params, 3.0, rtol=1e-12)
 
 
 def test_stalls_are_only_for_monotone_solvers():
@@ -125,7 +158,7 @@ def test_long_fits_return_to_python_between_short_chunks(monkeypatch):
     X, y = rng.normal(size=(20_000, 20)), rng.normal(size=20_000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        GradLinearRegression(tol=0, max_iter=3000).fit(X, y)
+        GradLinearRegression(solver="adam", tol=0, max_iter=3000).fit(X, y)
     # The first chunk compiles; after it each chunk is sized from the speed
     # measured, so none is much longer than asked even on a loaded machine.
     assert len(calls) > 3

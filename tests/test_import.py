@@ -13,7 +13,8 @@ def _printed_by_fresh_process(script, env=None):
 
 def test_import_gradest_leaves_optax_for_the_first_fit():
     script = ("import sys, gradest; print('optax' in sys.modules); "
-              "import numpy as np; gradest.GradLinearRegression(max_iter=3)"
+              "import numpy as np; "
+              "gradest.GradLinearRegression(solver='adam', max_iter=3)"
               ".fit(np.arange(8.0)[:, None], np.arange(8.0)); "
               "print('optax' in sys.modules)")
     assert _printed_by_fresh_process(script) == ["False", "True"]

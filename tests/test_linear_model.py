@@ -79,11 +79,23 @@ def test_defaults_reach_logistic_optimum_on_breast_cancer():
                - log_loss(y, ref.predict_proba(Xs))) < 1e-3
 
 
-def test_default_learning_rate_matters():
+@pytest.mark.parametrize("solver", ["gd", "momentum", "nesterov", "rmsprop", "adam"])
+def test_learning_rate_matters_to_first_order_solvers(solver):
     X, y = DIABETES
-    slow = fit_quietly(GradLinearRegression(learning_rate=1e-4, max_iter=50), X, y)
-    fast = fit_quietly(GradLinearRegression(learning_rate=1e-1, max_iter=50), X, y)
+    slow = fit_quietly(GradLinearRegression(solver=solver, learning_rate=1e-4,
+                                            max_iter=50), X, y)
+    fast = fit_quietly(GradLinearRegression(solver=solver, learning_rate=1e-1,
+                                            max_iter=50), X, y)
     assert not np.allclose(slow.coef_, fast.coef_, rtol=1e-2)
+
+
+def test_the_default_full_batch_solver_ignores_learning_rate():
+    # "auto" is L-BFGS on full batches of a built-in loss, as documented:
+    # it sets its own steps, so every learning rate gives the same fit.
+    X, y = CANCER
+    slow = GradLogisticRegression(learning_rate=1e-4).fit(X, y)
+    fast = GradLogisticRegression(learning_rate=1e-1).fit(X, y)
+    np.testing.assert_array_equal(slow.coef_, fast.coef_)
 
 
 # --- lbfgs: closed-form and lbfgs references, extreme feature scales ----------
@@ -406,7 +418,8 @@ def test_callable_loss_must_return_per_sample_values():
 
 def test_grid_search_over_learning_rate_in_pipeline_with_processes():
     X, y = DIABETES
-    pipe = make_pipeline(StandardScaler(), GradLinearRegression(max_iter=200))
+    pipe = make_pipeline(StandardScaler(),
+                         GradLinearRegression(solver="adam", max_iter=200))
     search = GridSearchCV(
         pipe, {"gradlinearregression__learning_rate": [1e-3, 1e-2, 1e-1]},
         cv=3, n_jobs=2, error_score="raise")

@@ -273,7 +273,7 @@ def test_wide_lbfgs_fit_is_the_minimum_norm_in_standardised_units(scales):
 def test_wide_adam_fit_interpolates_but_is_not_the_minimum_norm():
     X, y = _wide_problem(3.0)
     with pytest.warns(UserWarning, match="solver='adam' returns one of them"):
-        model = GradLinearRegression().fit(X, y)
+        model = GradLinearRegression(solver="adam").fit(X, y)
     coef, _, _ = _standardised_min_norm(X, y)
     np.testing.assert_allclose(model.predict(X), y, rtol=1e-6)
     assert np.linalg.norm(model.coef_) > 1.01 * np.linalg.norm(coef)

@@ -46,7 +46,10 @@ def test_calls_on_the_whole_data_continue_one_uninterrupted_run(Estimator, data)
     X, y = data
     classifier = Estimator is GradLogisticRegression
     extra = {"classes": np.unique(y)} if classifier else {}
-    streamed = Estimator(C=np.inf) if classifier else Estimator(loss="huber")
+    # Adam: the solver of partial_fit's steps ("auto" there), named so that
+    # fit takes the same steps (its own "auto" is L-BFGS).
+    streamed = (Estimator(C=np.inf, solver="adam") if classifier
+                else Estimator(loss="huber", solver="adam"))
     for _ in range(25):
         streamed.partial_fit(X, y, **extra)
     whole = streamed.get_params()
@@ -66,6 +69,7 @@ def test_stream_size_gives_every_pass_the_penalty_of_fit(Estimator, data, penalt
     # the penalised steps of fit; without it the penalty weakens pass by pass.
     X, y = data
     extra = {"classes": np.unique(y)} if Estimator is GradLogisticRegression else {}
+    penalty = {**penalty, "solver": "adam"}
     sized = Estimator(**penalty, stream_size=len(y))
     unsized = Estimator(**penalty)
     for _ in range(25):

@@ -1,4 +1,10 @@
-"""Sparse input: every method takes SciPy CSR/CSC without densifying, as dense does."""
+"""Sparse input: every method takes SciPy CSR/CSC without densifying, as dense does.
+
+The estimators here standardise explicitly: the default ("auto") leaves
+sparse columns unscaled (see tests/test_defaults.py), and these tests check
+that the standardised fit of sparse X, whose centring stays implicit, is the
+dense one.
+"""
 
 import itertools
 import warnings
@@ -59,13 +65,17 @@ def _problems(rng, score):
     two_targets = np.column_stack([score, -2 * score + 1]) + noise
     multi = np.digitize(score, np.quantile(score, [0.3, 0.7]))
     return {
-        "least_squares": (GradLinearRegression(solver="lbfgs", alpha=0.1, tol=1e-10),
+        "least_squares": (GradLinearRegression(standardize=True,
+                                               solver="lbfgs", alpha=0.1, tol=1e-10),
                           two_targets),
-        "huber": (GradLinearRegression(solver="lbfgs", loss="huber", alpha=0.1,
+        "huber": (GradLinearRegression(standardize=True,
+                                       solver="lbfgs", loss="huber", alpha=0.1,
                                        tol=1e-10), score + rng.standard_t(2, size=n)),
-        "logistic": (GradLogisticRegression(solver="lbfgs", tol=1e-10),
+        "logistic": (GradLogisticRegression(standardize=True,
+                                            solver="lbfgs", tol=1e-10),
                      score > np.median(score)),
-        "multinomial": (GradLogisticRegression(solver="lbfgs", tol=1e-10), multi),
+        "multinomial": (GradLogisticRegression(standardize=True,
+                                               solver="lbfgs", tol=1e-10), multi),
     }
 
 
@@ -106,7 +116,8 @@ def test_sparse_first_order_solvers_take_the_dense_steps(solver):
     weights = rng.uniform(0.5, 2.0, size=X.shape[0])
     # A fixed number of steps: the iterates of both inputs are the same up to
     # rounding, step by step (no convergence test to stop either early).
-    estimator = GradLogisticRegression(solver=solver, max_iter=200, tol=0.0,
+    estimator = GradLogisticRegression(standardize=True,
+                                       solver=solver, max_iter=200, tol=0.0,
                                        learning_rate=0.02)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -118,8 +129,10 @@ def test_sparse_first_order_solvers_take_the_dense_steps(solver):
 def test_sparse_adam_converges_to_the_lbfgs_optimum():
     X, score, _ = _sparse_data(seed=2)
     y = score > np.median(score)
-    lbfgs = GradLogisticRegression(solver="lbfgs", tol=1e-10).fit(X, y)
-    adam = GradLogisticRegression(solver="adam", tol=1e-7, max_iter=50000).fit(X, y)
+    lbfgs = GradLogisticRegression(standardize=True,
+                                   solver="lbfgs", tol=1e-10).fit(X, y)
+    adam = GradLogisticRegression(standardize=True,
+                                  solver="adam", tol=1e-7, max_iter=50000).fit(X, y)
     # tol on the gradient of a problem with curvature >= ~1e-2 (C=1).
     assert _relative(adam.coef_, lbfgs.coef_) < 1e-4
 
@@ -147,9 +160,11 @@ def test_no_densification(monkeypatch):
     for fmt, container in SPARSE_KINDS:
         Xs = _as(X, fmt, container)
         # Least squares on statistics (n >= 4 p) and on rows, Huber on rows.
-        for reg in (GradLinearRegression(solver="lbfgs"),
-                    GradLinearRegression(solver="lbfgs", loss="huber"),
-                    GradLinearRegression(solver="adam", batch_size=64, max_iter=5)):
+        for reg in (GradLinearRegression(standardize=True, solver="lbfgs"),
+                    GradLinearRegression(standardize=True,
+                                         solver="lbfgs", loss="huber"),
+                    GradLinearRegression(standardize=True,
+                                         solver="adam", batch_size=64, max_iter=5)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 reg.fit(Xs, score)
@@ -158,23 +173,24 @@ def test_no_densification(monkeypatch):
             if reg.loss == "squared_error":
                 # Exact streaming (statistics) or stochastic steps.
                 reg.partial_fit(Xs, score)
-        GradLinearRegression(loss="huber").partial_fit(Xs, score)
+        GradLinearRegression(standardize=True, loss="huber").partial_fit(Xs, score)
         y = score > 0
-        clf = GradLogisticRegression(solver="lbfgs").fit(Xs, y)
+        clf = GradLogisticRegression(standardize=True, solver="lbfgs").fit(Xs, y)
         clf.decision_function(Xs)
         clf.predict_proba(Xs)
         clf.predict_log_proba(Xs)
         clf.score(Xs, y)
-        GradLogisticRegression().partial_fit(Xs, y, classes=[False, True])
+        GradLogisticRegression(standardize=True).partial_fit(
+            Xs, y, classes=[False, True])
     # The patch is live: densifying X itself is refused.
     with pytest.raises(AssertionError, match="densified"):
         X.toarray()
 
 
 @pytest.mark.parametrize("estimator", [
-    GradLinearRegression(solver="lbfgs"),
-    GradLinearRegression(solver="lbfgs", loss="huber"),
-    GradLogisticRegression(solver="lbfgs"),
+    GradLinearRegression(standardize=True, solver="lbfgs"),
+    GradLinearRegression(standardize=True, solver="lbfgs", loss="huber"),
+    GradLogisticRegression(standardize=True, solver="lbfgs"),
 ])
 def test_float32_sparse_stays_float32(estimator):
     X, score, _ = _sparse_data(seed=4, dtype=np.float32)
@@ -202,8 +218,10 @@ def test_duplicate_entries_are_summed():
                              np.concatenate([coo.col, coo.col]))), shape=X.shape)
     doubled = sp.csr_array((doubled.data, doubled.indices, doubled.indptr),
                            shape=X.shape)
-    reference = GradLinearRegression(solver="lbfgs", loss="huber").fit(X, score)
-    model = GradLinearRegression(solver="lbfgs", loss="huber").fit(doubled, score)
+    reference = GradLinearRegression(standardize=True,
+                                     solver="lbfgs", loss="huber").fit(X, score)
+    model = GradLinearRegression(standardize=True,
+                                 solver="lbfgs", loss="huber").fit(doubled, score)
     assert _relative(model.coef_, reference.coef_) < LBFGS_RTOL
 
 
@@ -248,9 +266,11 @@ def test_design_products_match_the_dense_standardised_matrix():
 
 
 @pytest.mark.parametrize("estimator", [
-    GradLogisticRegression(solver="adam", batch_size=32, max_iter=15, tol=0.0,
+    GradLogisticRegression(standardize=True,
+                           solver="adam", batch_size=32, max_iter=15, tol=0.0,
                            random_state=0),
-    GradLinearRegression(solver="nesterov", batch_size=50, max_iter=15, tol=0.0,
+    GradLinearRegression(standardize=True,
+                         solver="nesterov", batch_size=50, max_iter=15, tol=0.0,
                          learning_rate=0.01, random_state=0),
 ])
 def test_sparse_mini_batches_take_the_dense_steps(estimator):
@@ -267,9 +287,10 @@ def test_sparse_mini_batches_take_the_dense_steps(estimator):
 
 @pytest.mark.parametrize("make", [
     # Exact streaming least squares, each call solved to well below 1e-8.
-    lambda: GradLinearRegression(solver="lbfgs", tol=1e-12),
-    lambda: GradLinearRegression(loss="huber", batch_size=40, random_state=0),
-    lambda: GradLogisticRegression(random_state=0, average=True),
+    lambda: GradLinearRegression(standardize=True, solver="lbfgs", tol=1e-12),
+    lambda: GradLinearRegression(standardize=True,
+                                 loss="huber", batch_size=40, random_state=0),
+    lambda: GradLogisticRegression(standardize=True, random_state=0, average=True),
 ])
 def test_sparse_partial_fit_equals_dense_partial_fit(make):
     X, score, _ = _sparse_data(seed=9)
@@ -304,11 +325,12 @@ def recording_place(rows, replicated, n_rows, **kwargs):
 placement.place = recording_place
 X = sp.load_npz(sys.argv[1]); data = np.load(sys.argv[2])
 out = {}
-out["logistic"] = GradLogisticRegression(solver="lbfgs").fit(
+out["logistic"] = GradLogisticRegression(standardize=True, solver="lbfgs").fit(
     X, data["y"] > 0, sample_weight=data["w"]).coef_.ravel().tolist()
-out["huber"] = GradLinearRegression(solver="lbfgs", loss="huber").fit(
+out["huber"] = GradLinearRegression(standardize=True, solver="lbfgs", loss="huber").fit(
     X, data["y"], sample_weight=data["w"]).coef_.tolist()
-out["batches"] = GradLogisticRegression(batch_size=32, max_iter=5, tol=0.0,
+out["batches"] = GradLogisticRegression(standardize=True,
+                                        batch_size=32, max_iter=5, tol=0.0,
     random_state=0).fit(X, data["y"] > 0).coef_.ravel().tolist()
 out["blocks"] = blocks
 json.dump(out, sys.stdout)
@@ -337,11 +359,13 @@ def test_sparse_rows_split_over_two_devices_equal_one_device_dense(tmp_path):
     Xd = _dense(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        logistic = GradLogisticRegression(solver="lbfgs").fit(
+        logistic = GradLogisticRegression(standardize=True, solver="lbfgs").fit(
             Xd, score > 0, sample_weight=weights).coef_.ravel()
-        huber = GradLinearRegression(solver="lbfgs", loss="huber").fit(
+        huber = GradLinearRegression(standardize=True,
+                                     solver="lbfgs", loss="huber").fit(
             Xd, score, sample_weight=weights).coef_
-        batches = GradLogisticRegression(batch_size=32, max_iter=5, tol=0.0,
+        batches = GradLogisticRegression(standardize=True,
+                                         batch_size=32, max_iter=5, tol=0.0,
                                          random_state=0).fit(Xd, score > 0).coef_
     # The order of additions differs (blocks summed across devices).
     assert _relative(out["logistic"], logistic) < 1e-7
@@ -427,9 +451,9 @@ def test_l1_fit_is_the_same_with_host_parts(monkeypatch):
     X, score, _ = _sparse_data(seed=10, n=600, p=80)
     y = score > np.median(score)
     kwargs = dict(penalty="l1", C=0.5, solver="prox-newton", tol=1e-10)
-    one = GradLogisticRegression(**kwargs).fit(X, y)
+    one = GradLogisticRegression(standardize=True, **kwargs).fit(X, y)
     _host_parts(monkeypatch, 3)
-    three = GradLogisticRegression(**kwargs).fit(X, y)
+    three = GradLogisticRegression(standardize=True, **kwargs).fit(X, y)
     np.testing.assert_array_equal(one.coef_ != 0, three.coef_ != 0)
     # Parts add the transposed product's shares in another order: rounding.
     np.testing.assert_allclose(three.coef_, one.coef_, rtol=0,

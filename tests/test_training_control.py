@@ -191,7 +191,7 @@ def test_logistic_regression_takes_schedules():
     reference = quietly(GradLogisticRegression(solver="lbfgs"), X, labels)
     gaps = {}
     for kind in ["constant", "cosine"]:
-        clf = quietly(GradLogisticRegression(learning_rate_schedule=kind,
+        clf = quietly(GradLogisticRegression(solver="adam", learning_rate_schedule=kind,
                                              max_iter=1000), X, labels)
         gaps[kind] = clf.loss_curve_[-1] - reference.loss_curve_[-1]
     # Decaying to 0 at max_iter, the cosine schedule still ends near the
@@ -305,7 +305,8 @@ def _check_history(history, n_iter, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_history_of_a_full_batch_fit(dtype):
     X, y = DIABETES
-    reg = quietly(GradLinearRegression(max_iter=300, learning_rate_schedule="cosine"),
+    reg = quietly(GradLinearRegression(solver="adam", max_iter=300,
+                                       learning_rate_schedule="cosine"),
                   X.astype(dtype), y.astype(dtype))
     _check_history(reg.history_, reg.n_iter_, dtype)
     np.testing.assert_array_equal(reg.history_["loss"], reg.loss_curve_)

@@ -89,13 +89,35 @@ verbose : int, default=0
     Print progress while fitting when positive.
 """,
     # The linear models'.
+    "standardize": """\
+standardize : "auto" or bool, default="auto"
+    Whether to optimise in standardised units: each column of X
+    centred and divided by its (weighted) standard deviation, the
+    penalty acting on the coefficients of those columns, and the
+    solution mapped back exactly. With False, the loss and the
+    penalty are on the raw data. "auto": True for dense X, False for
+    sparse X. Sparse columns are mostly TF-IDF or one-hot features,
+    whose spread already means something, and a rare term's tiny
+    standard deviation would make its standardised coefficient nearly
+    free of the penalty (on 3,000-document TF-IDF corpora that cost
+    0.05 to 0.08 of test accuracy against LogisticRegression, which
+    does not scale); left as they are, they are penalised as
+    scikit-learn's estimators penalise them. So a dense and a sparse
+    copy of the same data give different fits unless `standardize` is
+    set; a stream keeps the choice of its first chunk.
+""",
     "solver": """\
 solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
             "lbfgs", "fista", "prox-newton"}, default="auto"
-    Optimiser. "auto": "prox-newton" for "l1" and "elasticnet"
-    penalties on full batches of a smooth convex loss with one output
-    column, "fista" for other full-batch problems with those
-    penalties, "adam" otherwise. "lbfgs", "fista" and "prox-newton"
+    Optimiser. "auto" on full batches: "lbfgs" for a built-in loss
+    with the "l2" penalty or none (the kinked losses through their
+    smooth surrogate), "prox-newton" for "l1" and "elasticnet" on a
+    smooth convex loss with one output column, "fista" for other
+    problems with those penalties; "adam" with `batch_size`, in
+    `partial_fit`'s steps on one chunk, and for a callable loss (whose
+    smoothness is not known). The full-batch choices converge to `tol`
+    in tens to hundreds of iterations on ordinary problems, and ignore
+    `learning_rate` (see :ref:`defaults`). "lbfgs", "fista" and "prox-newton"
     ignore `learning_rate` and need full batches; "lbfgs" needs a
     differentiable objective (not "l1" or "elasticnet"). "fista" is
     accelerated proximal gradient descent with backtracking;
@@ -106,14 +128,18 @@ solver : {"auto", "gd", "momentum", "nesterov", "rmsprop", "adam", \
 """,
     "learning_rate": """\
 learning_rate : float, default=0.05
-    Constant step size of the first-order solvers.
+    Constant step size of the first-order solvers ("gd", "momentum",
+    "nesterov", "rmsprop", "adam"), and of the proximal map that follows
+    their steps. The default solver on full batches of a built-in loss
+    does not use it; choose a first-order solver to search over it.
 """,
     "learning_rate_schedule": _learning_rate_schedule(
         "the objective (the validation score, with early stopping) has\n"
         "    not improved by `tol`",
         "A step is a mini-batch step with\n"
-        '    `batch_size`. Ignored by "lbfgs"; the stochastic steps of `partial_fit`\n'
-        "    are constant."),
+        '    `batch_size`. Ignored by "lbfgs", "fista" and "prox-newton" (so by the\n'
+        '    full-batch "auto"; name a first-order solver to use a schedule); the\n'
+        "    stochastic steps of `partial_fit` are constant."),
     "max_iter": """\
 max_iter : int, default=10000
     Maximum number of iterations (epochs with mini-batches).

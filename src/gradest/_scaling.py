@@ -1,7 +1,8 @@
 """Standardisation of the data and exact un-scaling of linear coefficients.
 
-Every estimator optimises in standardised units, where one learning rate suits
-all problems, and reports its result in the user's units. For a linear model
+Every estimator optimises in standardised units, where the units of the
+features no longer decide which learning rate works, and reports its result
+in the user's units. For a linear model
 with standardised inputs ``(x - m_x) / s_x`` and targets ``(y - m_y) / s_y``,
 the prediction ``m_y + s_y * (b~ + sum_j w~_j (x_j - m_xj) / s_xj)`` is the
 same affine function of x as ``b + sum_j w_j x_j`` with

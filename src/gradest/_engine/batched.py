@@ -81,7 +81,8 @@ def minimize_batched(problems: list[Problem], settings: list[Settings],
         raise ValueError(f"{len(problems)} problems but {len(settings)} settings.")
     settings = [s.with_options(solver=resolve_solver(
         s.solver, smooth=p.smooth, full_batch=s.batch_size is None,
-        curvature=p.curvature)) for p, s in zip(problems, settings, strict=True)]
+        curvature=p.curvature, differentiable=p.differentiable))
+        for p, s in zip(problems, settings, strict=True)]
     lanes = [None] * len(problems) if lanes is None else list(lanes)
     groups: dict = {}
     for index, (problem, member) in enumerate(zip(problems, settings, strict=True)):

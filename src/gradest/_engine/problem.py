@@ -87,6 +87,12 @@ class Problem:
         return bool(getattr(self.objective, "convex", False))
 
     @property
+    def differentiable(self) -> bool:
+        """Whether the objective declares itself differentiable, so that
+        "auto" may choose a quasi-Newton solver (default: not)."""
+        return bool(getattr(self.objective, "differentiable", False))
+
+    @property
     def curvature(self) -> bool:
         """Whether the objective gives its Hessian on a few coordinates
         (``hessian_block``, where ``has_curvature(params)`` says it applies),
@@ -102,8 +108,11 @@ class Settings:
     Attributes
     ----------
     solver : str
-        A name from :data:`~gradest._engine.solvers.SOLVERS`, or "auto": FISTA
-        for a full-batch problem with a nonsmooth penalty, Adam otherwise.
+        A name from :data:`~gradest._engine.solvers.SOLVERS`, or "auto" (see
+        :func:`~gradest._engine.solvers.resolve_solver`): on full batches,
+        L-BFGS for a differentiable objective (``Problem.differentiable``),
+        the proximal Newton method or FISTA with a nonsmooth penalty; Adam
+        for mini-batches and objectives of unknown smoothness.
     learning_rate : float
         Step size of the first-order solvers, and of the proximal map that
         follows their steps.

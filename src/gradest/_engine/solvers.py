@@ -186,16 +186,22 @@ _BY_NAME: dict[str, SolverSpec] = {spec.name: spec for spec in _TABLE}
 SOLVERS: tuple[str, ...] = tuple(_BY_NAME)
 # The estimators' default: the engine picks a solver for the problem.
 AUTO = "auto"
-# What "auto" becomes: Adam for a smooth objective (and for mini-batches);
-# for a full-batch objective with a nonsmooth penalty, the proximal Newton
-# method where the objective gives its curvature, else FISTA.
-_AUTO_SMOOTH = "adam"
+# What "auto" becomes: for a full-batch objective of a differentiable
+# loss (or one minimised through its smooth surrogate) with a smooth
+# penalty, L-BFGS, which reaches the default tolerance in tens to hundreds
+# of iterations where a constant-step method needs more than max_iter on
+# ordinary problems (benchmarks/defaults.py); Adam for mini-batches and for
+# a user's loss, whose smoothness is not known; for a full-batch objective
+# with a nonsmooth penalty, the proximal Newton method where the objective
+# gives its curvature, else FISTA.
+_AUTO_SMOOTH = "lbfgs"
+_AUTO_STOCHASTIC = "adam"
 _AUTO_NONSMOOTH = "fista"
 _AUTO_NONSMOOTH_CURVED = "prox-newton"
 
 
 def resolve_solver(solver: str, *, smooth: bool, full_batch: bool,
-                   curvature: bool = False) -> str:
+                   curvature: bool = False, differentiable: bool = False) -> str:
     """The solver to run: `solver`, or the engine's choice for "auto".
 
     Parameters
@@ -203,12 +209,16 @@ def resolve_solver(solver: str, *, smooth: bool, full_batch: bool,
     solver : str
         A name from :data:`SOLVERS`, or "auto".
     smooth : bool
-        Whether the objective is smooth (no nonsmooth penalty).
+        Whether the penalty is smooth (no nonsmooth term).
     full_batch : bool
         Whether the solver sees the full objective at every step.
     curvature : bool, default=False
         Whether the objective gives its Hessian on a few coordinates, as
         the solvers that :attr:`SolverSpec.needs_curvature` require.
+    differentiable : bool, default=False
+        Whether the loss is differentiable, or has a smooth surrogate that
+        the fit minimises in its place (a built-in loss); False for a loss
+        of unknown smoothness (a user's callable).
 
     Returns
     -------
@@ -222,8 +232,10 @@ def resolve_solver(solver: str, *, smooth: bool, full_batch: bool,
         penalty and the objective has one.
     """
     if solver == AUTO:
-        if smooth or not full_batch:
-            return _AUTO_SMOOTH
+        if not full_batch:
+            return _AUTO_STOCHASTIC
+        if smooth:
+            return _AUTO_SMOOTH if differentiable else _AUTO_STOCHASTIC
         return _AUTO_NONSMOOTH_CURVED if curvature else _AUTO_NONSMOOTH
     spec = solver_spec(solver)
     if spec.needs_curvature and not curvature:

@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._engine import AUTO, SOLVERS
+from .._engine import AUTO, SOLVERS, solver_spec
 from .._penalties import penalty_names
 from ._fit import FLOAT_DTYPES, SPARSE_FORMATS
 from ._logistic import GradLogisticRegression
@@ -51,7 +51,10 @@ class GradLogisticRegressionCV(ClassifierMixin, BaseEstimator):
         With ``penalty="elasticnet"``, the L1 weights to try (None: the
         single `l1_ratio` 0.5). Ignored by the other penalties.
     learning_rates : array-like of float or None, default=None
-        Learning rates to try (None: the single `learning_rate`).
+        Learning rates to try, with a first-order `solver` (None: the single
+        `learning_rate`). Several with a solver that sets its own steps
+        ("lbfgs", "fista", "prox-newton", or "auto", which is one of them
+        here) raise a ValueError: every candidate would be the same fit.
     cv : int, cross-validation splitter or iterable, default=None
         As in :func:`~sklearn.model_selection.check_cv`: None means 5
         stratified folds.
@@ -130,7 +133,7 @@ max_iter, tol, random_state
         "n_jobs": [Integral, None],
         "penalty": [StrOptions(penalty_names()), None],
         "fit_intercept": ["boolean"],
-        "standardize": ["boolean"],
+        "standardize": [StrOptions({"auto"}), "boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [StrOptions({*SOLVERS, AUTO})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -141,7 +144,7 @@ max_iter, tol, random_state
 
     def __init__(self, *, Cs=10, l1_ratios=None, learning_rates=None, cv=None,
                  scoring=None, refit=True, n_jobs=None, penalty="l2",
-                 fit_intercept=True, standardize=True, class_weight=None,
+                 fit_intercept=True, standardize="auto", class_weight=None,
                  solver="auto", learning_rate=0.05, max_iter=10000, tol=1e-9,
                  random_state=None):
         self.Cs = Cs
@@ -185,6 +188,17 @@ max_iter, tol, random_state
                 raise ValueError(f"The grid of {name} must hold positive finite "
                                  f"values{' at most 1' if name == 'l1_ratio' else ''}"
                                  f", got {values!r}.")
+        if axes["learning_rate"].size > 1 and (
+                self.solver == AUTO or not solver_spec(self.solver).uses_learning_rate):
+            # Every candidate would be the same fit, and the search would
+            # silently pick the first of equal scores.
+            chosen = (" (L-BFGS, FISTA or the proximal Newton method here)"
+                      if self.solver == AUTO else "")
+            raise ValueError(
+                f"learning_rates={axes['learning_rate'].tolist()} searches the step "
+                f"size of a first-order solver, but solver={self.solver!r}{chosen} "
+                "sets its own steps; pass solver='adam', 'gd', 'momentum', "
+                "'nesterov' or 'rmsprop'.")
         names = sorted(axes)
         candidates = [dict(zip(names, map(float, values), strict=True))
                       for values in product(*(axes[name] for name in names))]

@@ -67,7 +67,7 @@ LINEAR_CONSTRAINTS: dict = {
     "penalty": [StrOptions(penalty_names()), None],
     "l1_ratio": [Interval(Real, 0, 1, closed="both")],
     "fit_intercept": ["boolean"],
-    "standardize": ["boolean"],
+    "standardize": [StrOptions({"auto"}), "boolean"],
     "batch_size": [Interval(Integral, 1, None, closed="left"), None],
     "warm_start": ["boolean"],
     "average": ["boolean", Interval(Integral, 1, None, closed="left")],
@@ -182,7 +182,10 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
         that name it).
         """
         n_features = X.shape[1]
-        center = self.fit_intercept and self.standardize
+        standardize = self._resolve_standardize(
+            X, continuing=prior_rows is not None or any(m is not None for m in prior)
+            or getattr(self, "_stream_", None) is not None)
+        center = self.fit_intercept and standardize
         # Cross-products of columns beyond float64's range (a column in units
         # of 1e300) would overflow or underflow; their rows are fitted instead.
         statistics = statistics and moderate(X) and moderate(Y)
@@ -191,10 +194,10 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
         if rows is not None and prior_rows is not None:
             rows, prior = merge_row_moments(prior_rows, rows), (None, None)
         x_moments, x_stats = _column_statistics(
-            X, sample_weight, prior[0], self.standardize, center,
+            X, sample_weight, prior[0], standardize, center,
             rows and rows.columns(slice(None, n_features)))
         y_moments, y_stats = _column_statistics(
-            Y, sample_weight, prior[1], self.standardize and scale_targets, center,
+            Y, sample_weight, prior[1], standardize and scale_targets, center,
             rows and rows.columns(slice(n_features, None)))
 
         if statistics:
@@ -216,7 +219,7 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
 
         hyper = {**hyper, **penalty_hyper(
             penalty, penalty_weight,
-            y_stats.scale if self.standardize and scale_targets else None,
+            y_stats.scale if standardize and scale_targets else None,
             homogeneity_degree(objective.loss))}
         params = _starting_point(previous, x_stats, y_stats, n_columns, Y.shape[1],
                                  X.dtype, self.fit_intercept)
@@ -235,7 +238,8 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
             options.get("solver", self.solver), smooth=penalty.spec.smooth,
             full_batch=not stochastic and options.get(
                 "batch_size", getattr(self, "batch_size", None)) is None,
-            curvature=not stochastic and objective.has_curvature(params))
+            curvature=not stochastic and objective.has_curvature(params),
+            differentiable=objective.differentiable)
         if check_solver is not None:
             check_solver(solver)
         options["solver"] = solver
@@ -258,6 +262,21 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
             self.scale_ = scale
         return StandardizedFit(coef.astype(X.dtype), intercept.astype(X.dtype),
                                result, x_moments, y_moments, scale, rows)
+
+    def _resolve_standardize(self, X, *, continuing: bool) -> bool:
+        """Whether this fit standardises: `standardize`, with "auto" resolved.
+
+        "auto" standardises dense X and leaves sparse X as it is (see the
+        estimators' `standardize`). A stream keeps the resolution of its
+        first chunk (or of the fit it continues), so that every chunk is
+        fitted in the same units whatever its format.
+        """
+        if self.standardize != "auto":
+            return bool(self.standardize)
+        if continuing and hasattr(self, "_standardized_"):
+            return self._standardized_
+        self._standardized_ = not is_sparse(X)
+        return self._standardized_
 
     def _fitting_rows(self, X, Y, sample_weight, x_stats, y_stats, center,
                       scale_targets, *, n_columns=None, n_rows=None):

@@ -47,8 +47,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
         Ignored by the other penalties.
     fit_intercept : bool, default=True
         Whether to fit intercepts.
-    standardize : bool, default=True
-        Whether to optimise in standardised units.
+    %(standardize)s
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplied into the sample weights.
         "balanced" weighs class ``k`` by ``total / (n_classes * total_k)``,
@@ -118,7 +117,7 @@ class GradLogisticRegression(ClassifierMixin, StreamingMixin, LinearGradientMode
     }
 
     def __init__(self, *, penalty="l2", C=1.0, l1_ratio=0.5, fit_intercept=True,
-                 standardize=True, class_weight=None, solver="auto",
+                 standardize="auto", class_weight=None, solver="auto",
                  learning_rate=0.05, learning_rate_schedule="constant", power_t=0.25,
                  warmup_fraction=0.1, max_iter=10000, tol=1e-9, batch_size=None,
                  shuffle=True, early_stopping=False, validation_fraction=0.1,

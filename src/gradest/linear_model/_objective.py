@@ -20,6 +20,7 @@ from .._losses import (
     is_convex,
     link_of,
     sample_losses,
+    smoothed_form,
     weighted_mean,
 )
 
@@ -84,6 +85,15 @@ class LinearObjective:
         """Whether the objective is convex in the parameters: a convex loss,
         without the log of a concomitant scale (the L2 penalty keeps it so)."""
         return is_convex(self.loss) and not self.estimates_scale
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether the fit minimises a differentiable function: a smooth
+        built-in loss, or a kinked one through its smooth surrogate (a user's
+        callable is of unknown smoothness), so that "auto" may choose a
+        quasi-Newton solver."""
+        return isinstance(self.loss, str) and (
+            LOSSES[self.loss].smooth or smoothed_form(self.loss) is not None)
 
     def __call__(self, params, data, weights, hyper):
         X, Y = data

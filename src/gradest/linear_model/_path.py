@@ -7,6 +7,7 @@ equal to its own ``fit``.
 """
 
 import numpy as np
+import scipy.sparse
 from sklearn.utils.validation import _check_sample_weight, check_X_y
 
 from ._fit import FLOAT_DTYPES, SPARSE_FORMATS
@@ -17,11 +18,12 @@ __all__ = ["alpha_max", "path"]
 
 
 def alpha_max(X, y, *, sample_weight=None, l1_ratio=1.0, fit_intercept=True,
-              standardize=True) -> float:
+              standardize="auto") -> float:
     """The smallest L1 (elastic net) `alpha` at which every coefficient is zero.
 
     For squared error in gradest's convention: the penalty acts on the
-    coefficients of standardised X (with `standardize`), added to the
+    coefficients of standardised X (with `standardize`; "auto" standardises
+    dense X and not sparse X, as the estimators do), added to the
     weighted mean loss; the largest gradient component of that loss at zero
     coefficients (the intercept at the weighted mean of y) divided by
     `l1_ratio`.
@@ -39,6 +41,8 @@ def alpha_max(X, y, *, sample_weight=None, l1_ratio=1.0, fit_intercept=True,
     y_mean = (weight @ Y / weight.sum()) if fit_intercept else np.zeros(Y.shape[1])
     residual = (Y - y_mean) * weight[:, None]
     cross = np.asarray(X.T @ residual) - np.outer(mean, residual.sum(axis=0))
+    if standardize == "auto":
+        standardize = not scipy.sparse.issparse(X)
     if standardize:
         # The weighted standard deviation, by which standardisation divides.
         scale = np.sqrt(np.maximum(second - column_mean ** 2, 0))

@@ -98,9 +98,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, RegressionTargetsMixi
     fit_intercept : bool, default=True
         Whether to fit an intercept. Without one the data are scaled but not
         centred.
-    standardize : bool, default=True
-        Whether to optimise in standardised units. With False, the loss and
-        the penalty are on the raw data.
+    %(standardize)s
     standardize_targets : {"auto"} or bool, default="auto"
         Whether `standardize` applies to `y` too. "auto": for the built-in
         losses that are location and scale equivariant (their minimiser on
@@ -204,7 +202,7 @@ class GradLinearRegression(RegressorMixin, StreamingMixin, RegressionTargetsMixi
 
     def __init__(self, *, loss="squared_error", penalty="l2", alpha=0.0,
                  l1_ratio=0.5, power=1.5, quantile=0.5, epsilon=1.35,
-                 fit_intercept=True, standardize=True, standardize_targets="auto",
+                 fit_intercept=True, standardize="auto", standardize_targets="auto",
                  solver="auto",
                  learning_rate=0.05, learning_rate_schedule="constant",
                  power_t=0.25, warmup_fraction=0.1, max_iter=10000, tol=1e-9,

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._engine import MinimizeResult, solver_spec
+from .._engine import MinimizeResult, caller_stacklevel, solver_spec
 from .._losses import smoothed_form
 from ._objective import SMOOTHING, LinearObjective
 
@@ -47,8 +47,9 @@ class SmoothedLossMixin:
         for stage, relative in enumerate(widths):
             if result is not None and n_iter >= self.max_iter:
                 break
+            last = stage == len(widths) - 1
             with warnings.catch_warnings():
-                if stage < len(widths) - 1:
+                if not last:
                     # An earlier width only gives the next its start: its
                     # shortfalls are not the fit's.
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -58,6 +59,16 @@ class SmoothedLossMixin:
                     penalty=penalty, max_iter=self.max_iter - n_iter, **options)
             params, n_iter = result.params, n_iter + result.n_iter
             curves.append(result.loss_curve)
+        if not last:
+            # max_iter ended the continuation before its last width, whose
+            # own warnings would have said so.
+            warnings.warn(
+                f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+                f"iterations: they ran out before smoothing width {relative:g} "
+                f"(relative to the targets' spread) of the {len(widths)} widths "
+                f"{', '.join(f'{w:g}' for w in widths)} by which the kinked loss "
+                f"{objective.loss!r} is approached. Increase max_iter.",
+                ConvergenceWarning, stacklevel=caller_stacklevel())
         return replace(result, outcome=replace(result.outcome, n_iter=n_iter),
                        loss_curve=np.concatenate(curves))
 

@@ -331,8 +331,10 @@ class StatisticsObjective:
     shares its compiled code.
     """
 
-    # A positive semi-definite quadratic: the engine may rely on convexity.
+    # A positive semi-definite quadratic: the engine may rely on convexity
+    # and smoothness.
     convex = True
+    differentiable = True
 
     def __call__(self, params, data, weights, hyper):
         gram, cross, y_square, x_mean, y_mean = data
