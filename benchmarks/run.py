@@ -6,6 +6,7 @@ Usage::
     python benchmarks/run.py --quick    # smaller sizes and fewer repeats, < 2 min
     python benchmarks/run.py --cases seed_000,compile
     python benchmarks/run.py --cases quantile,poisson   # GLMs (glm.py)
+    python benchmarks/run.py --cases defaults  # default settings (defaults.py)
 
 Each case runs in a fresh process (its peak memory is its own) and measures
 gradest and its anchors side by side in that process; repeated timings are
@@ -134,6 +135,7 @@ def _registry() -> tuple[dict, dict]:
     Each case module imports only ``_measure``; this is the one place that
     imports them all.
     """
+    import defaults
     import glm
     import lasso
     import search
@@ -155,6 +157,8 @@ def _registry() -> tuple[dict, dict]:
             (lasso.LASSO_CASES, lasso.LASSO_CALLS),
             # Searches: the batched CV estimator against separate fits.
             (search.SEARCH_CASES, search.SEARCH_CALLS),
+            # Default settings on many ordinary problems, every built-in loss.
+            (defaults.DEFAULTS_CASES, defaults.DEFAULTS_CALLS),
             # UKR against the manifold learners on real and synthetic data.
             (ukr_real.UKR_REAL_CASES, ukr_real.UKR_REAL_CALLS)]:
         every_case.update(cases)

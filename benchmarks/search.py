@@ -32,8 +32,8 @@ def _fits(n_jobs: int = 1) -> dict:
     folds = list(StratifiedKFold(5).split(X, y))
     return {
         "cv": lambda: GradLogisticRegressionCV(
-            Cs=[1.0], learning_rates=_RATES, cv=folds).fit(X, y),
-        "grid": lambda: GridSearchCV(GradLogisticRegression(),
+            Cs=[1.0], learning_rates=_RATES, cv=folds, solver="adam").fit(X, y),
+        "grid": lambda: GridSearchCV(GradLogisticRegression(solver="adam"),
                                      {"learning_rate": _RATES}, cv=folds,
                                      n_jobs=n_jobs).fit(X, y),
         "sklearn": lambda: make_pipeline(

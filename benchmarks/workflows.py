@@ -95,7 +95,7 @@ def grid_one(n_jobs: int) -> dict:
     from gradest import GradLogisticRegression
 
     X, y = _cancer()
-    search = GridSearchCV(GradLogisticRegression(),
+    search = GridSearchCV(GradLogisticRegression(solver="adam"),
                           {"learning_rate": _LEARNING_RATES}, cv=5, n_jobs=n_jobs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
