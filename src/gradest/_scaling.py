@@ -27,9 +27,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._moments import Moments, compute_moments
+from ._moments import Moments, compute_moments, merge_moments
 
-__all__ = ["Standardization", "fit_standardization", "identity_standardization",
+__all__ = ["Standardization", "column_standardization", "fit_standardization",
+           "identity_standardization",
            "implicit_standardization", "scale_linear",
            "standardization_from_moments", "standardize", "unscale_linear"]
 
@@ -206,3 +207,24 @@ def identity_standardization(n_columns: int, dtype: np.dtype) -> Standardization
         scale=np.ones(n_columns, dtype=dtype),
         constant=np.zeros(n_columns, dtype=bool),
     )
+
+
+def column_standardization(A, sample_weight, prior, scale: bool, center: bool,
+                           moments: Moments | None = None):
+    """Moments of A's columns (merged with `prior`) and their standardisation.
+
+    Without `scale` and `center` the columns are left as they are and no
+    moments are kept. `moments` are A's own, if already computed.
+
+    Returns
+    -------
+    moments : Moments or None
+    stats : Standardization
+    """
+    if not (scale or center):
+        return None, identity_standardization(A.shape[1], A.dtype)
+    if moments is None:
+        moments = compute_moments(A, sample_weight)
+    moments = merge_moments(prior, moments)
+    return moments, standardization_from_moments(
+        moments, center=center, scale=scale, dtype=A.dtype)

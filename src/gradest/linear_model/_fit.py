@@ -32,12 +32,11 @@ from .._engine import (
     sparse_design,
 )
 from .._losses import homogeneity_degree
-from .._moments import Moments, column_largest, compute_moments, merge_moments
+from .._moments import Moments, column_largest
 from .._penalties import PenaltyTerms, penalty_hyper, penalty_names
 from .._scaling import (
-    identity_standardization,
+    column_standardization,
     implicit_standardization,
-    standardization_from_moments,
     standardize,
     unscale_linear,
 )
@@ -185,7 +184,17 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
         standardize = self._resolve_standardize(
             X, continuing=prior_rows is not None or any(m is not None for m in prior)
             or getattr(self, "_stream_", None) is not None)
-        center = self.fit_intercept and standardize
+        full_batch = not stochastic and options.get(
+            "batch_size", getattr(self, "batch_size", None)) is None
+        # With an intercept, full batches are centred whether or not they are
+        # scaled: the unpenalised intercept absorbs any shift of a column, so
+        # the minimiser is the same, and centring profiles the intercept out
+        # (its optimum no longer depends on the coefficients). Without it a
+        # penalty of 1e16 held the intercept at its start, and the iterates
+        # of wide data left the row space of the centred X, so that
+        # alpha -> 0 did not give LinearRegression's minimum-norm solution.
+        # Stochastic steps on raw data keep SGDRegressor's iterates.
+        center = self.fit_intercept and (standardize or full_batch)
         # Cross-products of columns beyond float64's range (a column in units
         # of 1e300) would overflow or underflow; their rows are fitted instead.
         statistics = statistics and moderate(X) and moderate(Y)
@@ -193,11 +202,12 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
         rows = row_moments(X, Y, sample_weight) if statistics else None
         if rows is not None and prior_rows is not None:
             rows, prior = merge_row_moments(prior_rows, rows), (None, None)
-        x_moments, x_stats = _column_statistics(
+        x_moments, x_stats = column_standardization(
             X, sample_weight, prior[0], standardize, center,
             rows and rows.columns(slice(None, n_features)))
-        y_moments, y_stats = _column_statistics(
-            Y, sample_weight, prior[1], standardize and scale_targets, center,
+        y_moments, y_stats = column_standardization(
+            Y, sample_weight, prior[1], standardize and scale_targets,
+            center and scale_targets,
             rows and rows.columns(slice(n_features, None)))
 
         if statistics:
@@ -236,8 +246,7 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
         # see neither the full objective nor its curvature.
         solver = resolve_solver(
             options.get("solver", self.solver), smooth=penalty.spec.smooth,
-            full_batch=not stochastic and options.get(
-                "batch_size", getattr(self, "batch_size", None)) is None,
+            full_batch=full_batch,
             curvature=not stochastic and objective.has_curvature(params),
             differentiable=objective.differentiable)
         if check_solver is not None:
@@ -381,18 +390,3 @@ def moderate(A) -> bool:
     largest = column_largest(A)
     nonzero = largest[largest > 0]
     return bool(np.all((nonzero >= _MODERATE[0]) & (nonzero <= _MODERATE[1])))
-
-
-def _column_statistics(A, sample_weight, prior, scale, center, moments=None):
-    """Moments of A's columns (merged with `prior`) and the standardisation.
-
-    Without `scale` the columns are left as they are and no moments are kept.
-    `moments` are A's own, if already computed.
-    """
-    if not scale:
-        return None, identity_standardization(A.shape[1], A.dtype)
-    if moments is None:
-        moments = compute_moments(A, sample_weight)
-    moments = merge_moments(prior, moments)
-    return moments, standardization_from_moments(
-        moments, center=center, scale=True, dtype=A.dtype)
