@@ -22,6 +22,7 @@ back. The modules:
 - :mod:`.problem`: the problem, the settings and the result of a minimisation;
 - :mod:`.minimize`: the front end that drives the loop;
 - :mod:`.batched`: many members (folds x candidates) in one vmapped loop;
+- :mod:`.rowproblem`: the statement of a per-row problem (RowProblem);
 - :mod:`.rowwise`: per-row minimisation (Levenberg-Marquardt, fixed Adam steps);
 - :mod:`.outcome`: how every loop ends, and the warnings and errors it raises;
 - :mod:`.cache`: JAX's persistent compilation cache, on request;
@@ -46,7 +47,8 @@ from .gram import weighted_gram
 from .minimize import minimize
 from .outcome import Outcome, Status, caller_stacklevel, settle
 from .problem import HISTORY_KEYS, MinimizeResult, Problem, Settings
-from .rowwise import RowProblem, minimize_rows
+from .rowproblem import RowProblem
+from .rowwise import minimize_rows
 from .schedules import SCHEDULES
 from .solvers import (
     AUTO,

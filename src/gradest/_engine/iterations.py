@@ -245,15 +245,21 @@ def _status(diverged, converged, stalled, done, no_improvement):
     return jnp.where(diverged, int(Status.DIVERGED), status)
 
 
-def _diverged(state, new, converged, full_batch):
+def _diverged(state, new, converged, full_batch, last=False):
     """Whether the iteration `state` -> `new` shows a divergence, and the reference.
 
     Diverging: a non-finite objective or gradient, an objective far above
     its reference level (steps too long) or far below it (an objective
     unbounded below), or, for full batches, a stop by the gradient test at
     a point above the start (the iterates flew off to where the objective
-    is flat). A converged point is not stepped past, so a fit that ends
-    where it started (a warm start at the optimum) is not flagged.
+    is flat), or a `last` iteration (the fit's max_iter, where it has a
+    tolerance) that ends above the start by more than the level
+    ``max(|start|, 1)``: constant steps too long for the objective that
+    wander without exploding (gd at learning_rate=1e6 on a UKR took its
+    objective from 0.0083 to 14.1). A converged point is not stepped past,
+    so a fit that ends where it started (a warm start at the optimum) is
+    not flagged; Adam restarted at an optimum rises by about the square of
+    its step, far below the level.
     """
     reference = jnp.where(jnp.isnan(state.reference), new.value, state.reference)
     level = jnp.maximum(jnp.abs(reference), 1)
@@ -264,6 +270,7 @@ def _diverged(state, new, converged, full_batch):
     if full_batch:
         margin = jnp.sqrt(jnp.finfo(new.value.dtype).eps) * level
         diverged |= converged & (new.value > reference + margin)
+        diverged |= last & (new.value > reference + level)
     return diverged, reference
 
 

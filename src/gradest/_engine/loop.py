@@ -276,11 +276,14 @@ def _chunk(state, data, weights, hyper, learning_rate, tol, rtol, max_iter,
             new, converged, stalled = _epoch_iteration(
                 state, optimizer_at, loss, data, weights, tol, batch_size,
                 shuffle, controls.n_iter_no_change, nonsmooth, solver)
-        diverged, reference = _diverged(state, new, converged, full_batch)
         # A full-batch convergence is found before stepping: that evaluation
         # is not an iteration. Mini-batch epochs always count.
         stepped = (~converged | (not full_batch)).astype(jnp.int32)
         n_iter = state.n_iter + stepped
+        # The fit's own last iteration; fixed steps (tol < 0: partial_fit's
+        # calls, projections) end where their caller says, not here.
+        diverged, reference = _diverged(state, new, converged, full_batch,
+                                        last=(n_iter >= max_iter) & (tol >= 0))
         no_improvement = jnp.zeros((), bool)
         value = jnp.full((), jnp.nan, state.value.dtype)
         if score is not None:

@@ -40,8 +40,9 @@ from .minimize import minimize
 from .outcome import Outcome, Status, settle
 from .placement import place_whole
 from .problem import Problem, Settings
+from .rowproblem import RowProblem, ridge_terms, traced_hyper
 
-__all__ = ["RowProblem", "minimize_rows"]
+__all__ = ["minimize_rows"]
 
 # Levenberg-Marquardt iterations per row, at most. UKR's latent points lie a
 # few bandwidths apart, so that its model is nearly flat around each of them
@@ -75,37 +76,6 @@ _ADAM_LEARNING_RATE = 0.1
 # two, so a multiple of the block).
 _BLOCK_ELEMENTS = 2**17
 _ROWS_PER_CALL = 4096
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """Per-row problems ``min_z loss(x_i, model(z, fitted))``.
-
-    Attributes
-    ----------
-    model : callable
-        ``model(Zq, fitted) -> F``, hashable (a frozen dataclass); row i of F
-        depends on row i of Zq only.
-    loss : str or callable
-        A loss of :func:`gradest._losses.sample_losses`.
-    fitted : tuple of ndarray
-        What the model needs besides Zq (padded training arrays), the same
-        for every row.
-    hyper : dict
-        Traced loss parameters.
-    project : callable or None, default=None
-        ``project(Zq, fitted) -> Zq``, hashable: the nearest point of each
-        row's feasible set, row by row, and each row unchanged (bit for bit)
-        where it is feasible. Method "lm" projects every trial point, method
-        "adam" its end point; the starts must be feasible. None leaves the
-        rows free.
-    """
-
-    model: Any
-    loss: Any
-    fitted: tuple
-    hyper: dict
-    project: Any = None
 
 
 class _Slots(NamedTuple):
@@ -207,7 +177,11 @@ def _lm_rows(Xq, starts, n_queries, fitted, hyper, *, model, loss, project, bloc
         (slope,) = pullback(jnp.ones_like(losses))
         gradient = jnp.sum(J * slope[:, :, None], axis=1)
         gauss_newton = jnp.sum(J[:, :, :, None] * J[:, :, None, :], axis=1)
-        return losses, gradient, gauss_newton
+        # The penalty's Hessian is exact: 2 * ridge on the diagonal.
+        penalty, penalty_gradient, curvature = ridge_terms(Zq, hyper)
+        eye = jnp.eye(n_components, dtype=dtype)
+        return (losses + penalty, gradient + penalty_gradient,
+                gauss_newton + curvature * eye)
 
     # Steps this small change the model by about the rounding error of its terms.
     step_tol = float(np.sqrt(np.finfo(dtype).eps))
@@ -288,7 +262,7 @@ def _by_levenberg_marquardt(problem: RowProblem, Xq, starts, dtype):
     queries, starts = pad(Xq, n_padded, dtype=dtype), pad(starts, n_padded, dtype=dtype)
     with precision(dtype):
         # Moved to the device once for all calls.
-        fitted, hyper = place_whole((problem.fitted, problem.hyper))
+        fitted, hyper = place_whole((problem.fitted, traced_hyper(problem, dtype)))
         # Dispatched all at once: JAX queues the calls and NumPy waits below.
         parts = [_lm_rows(queries[first:first + per_call],
                           starts[first:first + per_call],
@@ -321,7 +295,8 @@ class _SummedRowLoss:
     def __call__(self, Zq, data, weights, hyper):
         Xq, *fitted = data
         F = self.model(Zq, tuple(fitted))
-        return jnp.sum(weights * sample_losses(self.loss, Xq, F, hyper))
+        losses = sample_losses(self.loss, Xq, F, hyper) + ridge_terms(Zq, hyper)[0]
+        return jnp.sum(weights * losses)
 
 
 def _by_adam(problem: RowProblem, Xq, starts, dtype, name):
@@ -334,7 +309,8 @@ def _by_adam(problem: RowProblem, Xq, starts, dtype, name):
     result = minimize(
         Problem(_SummedRowLoss(problem.model, problem.loss), pad(starts, n_rows),
                 (pad(Xq, n_rows), *problem.fitted),
-                padded_weights(n_queries, n_rows, dtype), problem.hyper),
+                padded_weights(n_queries, n_rows, dtype),
+                traced_hyper(problem, dtype)),
         Settings(solver="adam", learning_rate=_ADAM_LEARNING_RATE,
                  max_iter=_ADAM_STEPS, fixed_steps=True, name=name))
     Z = result.params

@@ -84,9 +84,10 @@ def project(estimator, X):
     dtype = estimator.embedding_.dtype
     Xq = standardize(X.astype(dtype), estimator._stats,
                      center=estimator.standardize)
-    # Each row starts at the better of two points: the training latent
-    # point whose reconstruction is nearest to it, and the kernel-weighted
-    # mean of its data neighbours' latent points (within reach).
+    # Each row starts at the better, by its objective below, of two points:
+    # the training latent point whose reconstruction is nearest to it, and
+    # the kernel-weighted mean of its data neighbours' latent points (within
+    # reach).
     nearest = estimator.embedding_[nearest_rows(Xq, estimator._reconstructions)]
     among = within_reach(neighbour_starts(*estimator._neighbors.kneighbors(Xq),
                                           estimator.embedding_),
@@ -94,15 +95,22 @@ def project(estimator, X):
     losses = [map_to_data(Z, estimator.embedding_, estimator._X_fit,
                           kernel=estimator.kernel, loss=estimator.loss,
                           epsilon=estimator.epsilon, target=Xq)[1]
+              + estimator.alpha_ * np.sum(Z ** 2, axis=1)
               for Z in (nearest, among)]
     start = np.where((losses[1] < losses[0])[:, None], among, nearest)
     Z_fit, X_fit, weights = padded_model(estimator.embedding_, estimator._X_fit,
                                          estimator.loss)
     reach = pad(estimator._reach, Z_fit.shape[0])
+    # Each row minimises its own term of the fit's objective: its
+    # reconstruction loss plus the fit's penalty alpha_ * |z|^2 on its latent
+    # point. Without the penalty a training row moved 0.145 (iris, 95th
+    # percentile, in spans of the embedding) from its own latent point and 6
+    # of 150 left the embedding's box + 10 %, sliding outward where the
+    # reconstruction improves a little; with it, 0.043 and none.
     problem = RowProblem(Reconstruction(estimator.kernel), estimator.loss,
                          (Z_fit, X_fit, weights, reach),
                          {"epsilon": np.asarray(estimator.epsilon, dtype)},
-                         project=WithinReach())
+                         project=WithinReach(), ridge=float(estimator.alpha_))
     # Gauss-Newton steps stall at the kinks of a non-smooth loss, while
     # steps of a fixed length do not.
     Z = minimize_rows(problem, pad(Xq, Xq.shape[0], X_fit.shape[1]), start,
