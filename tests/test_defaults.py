@@ -156,3 +156,23 @@ def test_a_kinked_loss_short_of_max_iter_still_warns():
     X, y = make_regression(2000, 20, noise=10, random_state=0)
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         GradLinearRegression(loss="quantile", quantile=0.9, max_iter=20).fit(X, y)
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_default_l1_quantile_regression_converges_to_highs(quantile):
+    # QuantileRegressor's own problem: mean pinball loss + alpha * |w|_1, here
+    # on standardised columns. Before, "auto" ran FISTA on the kinks
+    # themselves, which needs far more than max_iter iterations.
+    X, y = make_regression(2000, 20, noise=10, random_state=0)
+    model = _converged(GradLinearRegression(loss="quantile", quantile=quantile,
+                                            penalty="l1", alpha=0.01), X, y)
+    Xs = StandardScaler().fit_transform(X)
+    ref = QuantileRegressor(quantile=quantile, alpha=0.01, solver="highs").fit(Xs, y)
+
+    def objective(coef, intercept):
+        return _pinball(y, Xs @ coef + intercept, quantile) + 0.01 * np.abs(coef).sum()
+
+    scale = X.std(axis=0)
+    intercept = model.intercept_ + model.coef_ @ X.mean(axis=0)
+    ours = objective(model.coef_ * scale, intercept)
+    assert ours <= objective(ref.coef_, ref.intercept_) * (1 + 1e-4)
