@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docs lint clean bench bench-quick
+.PHONY: demo test docs lint clean bench bench-quick property
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: $(VENV)/.bench-installed
 
 bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run.py --quick
+
+# The long mode of the property test over every configuration (docs/peer.rst).
+property: $(VENV)/.test-installed
+	GRADEST_PROPERTY_EXAMPLES=2000 $(BIN)/python -m pytest tests/test_property_objectives.py
 
 lint: $(VENV)/.test-installed
 	$(BIN)/python -m ruff check src tests demo
