@@ -5,8 +5,9 @@ ports compare unpenalised fits (``alpha=0``), which are the same objective.
 
 Counts: 10 upstream tests; 7 ported, 6 pass and 1 (test_equivariance,
 split in two) is half xfail: its linear-shift half, see the reason there;
-3 not portable. The fits use lbfgs with tol=1e-12: with gradest's default
-settings 8 of these 21 cases fail (issue 32's quantile row).
+3 not portable. The fits use lbfgs with tol=1e-12; with today's default
+settings the same 21 cases pass too (with the earlier default, Adam at a
+constant step, 8 of them failed).
 
 Not portable:
 
@@ -135,8 +136,7 @@ def test_equivariance(quantile):
     "the quantile loss is a smoothed pinball loss whose minimiser sits "
     "~3e-6 (relative) from the pinball minimiser, and the smoothing width "
     "follows the target's spread, so adding X @ g to y moves the fit by "
-    "more than upstream's rtol 1e-6 (issue 32: quantile not within 1e-4 "
-    "with default settings)"))
+    "more than upstream's rtol 1e-6"))
 @pytest.mark.parametrize("quantile", [0.2, 0.5, 0.8])
 def test_equivariance_linear_shift(quantile):
     rng = np.random.RandomState(42)
