@@ -14,10 +14,11 @@ from ._engine import set_compilation_cache  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .linear_model import (  # noqa: E402
     GradLinearRegression,
+    GradLinearRegressionCV,
     GradLogisticRegression,
     GradLogisticRegressionCV,
 )
 from .ukr import UKR  # noqa: E402
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression",
+__all__ = ["GradLinearRegression", "GradLinearRegressionCV", "GradLogisticRegression",
            "GradLogisticRegressionCV", "UKR", "__version__", "set_compilation_cache"]

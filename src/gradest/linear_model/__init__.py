@@ -11,15 +11,17 @@
   :mod:`._targets` and :mod:`._underdetermined` (the regressor's targets and
   its warning of too few samples) and :mod:`._classes` (the classifier's
   labels);
-- :mod:`._members`, :mod:`._cv`: many fits as one batched minimisation, and
-  the cross-validated estimator built on it; :mod:`._path`, the coefficients
-  along a grid of penalties.
+- :mod:`._members`, :mod:`._search`, :mod:`._cv`, :mod:`._regression_cv`: many
+  fits as one batched minimisation, the cross-validated search built on it,
+  and the two CV estimators; :mod:`._path`, the coefficients along a grid of
+  penalties.
 """
 
 from ._cv import GradLogisticRegressionCV
 from ._logistic import GradLogisticRegression
 from ._path import alpha_max, path
 from ._regression import GradLinearRegression
+from ._regression_cv import GradLinearRegressionCV
 
-__all__ = ["GradLinearRegression", "GradLogisticRegression", "GradLogisticRegressionCV",
-           "alpha_max", "path"]
+__all__ = ["GradLinearRegression", "GradLinearRegressionCV", "GradLogisticRegression",
+           "GradLogisticRegressionCV", "alpha_max", "path"]

@@ -1,37 +1,30 @@
 """GradLogisticRegressionCV: a search over C, l1_ratio and learning_rate, batched.
 
-The estimator states the member grid (folds x candidates), fits every member
-through :func:`._members.fit_members` (one compiled loop, the folds of a
-candidate batched together), scores each on its held-out rows, chooses the
-best candidate and refits it on all rows. Nothing of the minimisation lives
-here.
+The estimator states its base estimator, the grid of candidates and the
+folds; the search itself (every fold x candidate one member of one batched
+minimisation, scored, chosen and refitted) is :class:`._search.SearchMixin`'s.
+Nothing of the minimisation lives here.
 """
 
-from itertools import product
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.metrics import check_scoring
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from .._engine import AUTO, SOLVERS, solver_spec
+from .._engine import AUTO, SOLVERS
 from .._penalties import penalty_names
 from ._fit import FLOAT_DTYPES, SPARSE_FORMATS
 from ._logistic import GradLogisticRegression
-from ._members import fit_members
+from ._search import SearchMixin, grid_axis, grid_candidates
 
 __all__ = ["GradLogisticRegressionCV"]
 
 
-class GradLogisticRegressionCV(ClassifierMixin, BaseEstimator):
+class GradLogisticRegressionCV(SearchMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression with C, l1_ratio and learning_rate chosen by CV.
 
     Read more in the :ref:`User Guide <searching>`.
@@ -102,6 +95,8 @@ max_iter, tol, random_state
         in the order of ``ParameterGrid`` over the searched names.
     best_index_ : int
         The chosen candidate's index into `cv_results_`.
+    best_params_ : dict
+        The chosen candidate, ``cv_results_["params"][best_index_]``.
     best_estimator_ : GradLogisticRegression
         The model that predicts (the refit one, or the fold mean).
     n_features_in_ : int
@@ -174,35 +169,16 @@ max_iter, tol, random_state
     def _grid(self) -> tuple[np.ndarray, list[dict]]:
         """The grid of C and the candidates, in ``ParameterGrid`` order."""
         Cs = (np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, Integral)
-              else np.asarray(self.Cs, dtype=float).ravel())
+              else grid_axis("C", self.Cs))
         axes = {"C": Cs}
         if self.penalty == "elasticnet":
-            axes["l1_ratio"] = (np.array([0.5]) if self.l1_ratios is None
-                                else np.asarray(self.l1_ratios, dtype=float).ravel())
-        axes["learning_rate"] = (
-            np.array([self.learning_rate]) if self.learning_rates is None
-            else np.asarray(self.learning_rates, dtype=float).ravel())
-        for name, values in axes.items():
-            if values.size == 0 or not np.all(np.isfinite(values) & (values > 0)) \
-                    or (name == "l1_ratio" and np.any(values > 1)):
-                raise ValueError(f"The grid of {name} must hold positive finite "
-                                 f"values{' at most 1' if name == 'l1_ratio' else ''}"
-                                 f", got {values!r}.")
-        if axes["learning_rate"].size > 1 and (
-                self.solver == AUTO or not solver_spec(self.solver).uses_learning_rate):
-            # Every candidate would be the same fit, and the search would
-            # silently pick the first of equal scores.
-            chosen = (" (L-BFGS, FISTA or the proximal Newton method here)"
-                      if self.solver == AUTO else "")
-            raise ValueError(
-                f"learning_rates={axes['learning_rate'].tolist()} searches the step "
-                f"size of a first-order solver, but solver={self.solver!r}{chosen} "
-                "sets its own steps; pass solver='adam', 'gd', 'momentum', "
-                "'nesterov' or 'rmsprop'.")
-        names = sorted(axes)
-        candidates = [dict(zip(names, map(float, values), strict=True))
-                      for values in product(*(axes[name] for name in names))]
-        return Cs, candidates
+            axes["l1_ratio"] = grid_axis(
+                "l1_ratio", [0.5] if self.l1_ratios is None else self.l1_ratios,
+                at_most_one=True)
+        rates = (self.learning_rates if self.learning_rates is not None
+                 else [self.learning_rate])
+        axes["learning_rate"] = grid_axis("learning_rate", rates)
+        return Cs, grid_candidates(axes, self.solver)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -232,59 +208,30 @@ max_iter, tol, random_state
                 f"{type(self).__name__} needs samples of at least 2 classes, but "
                 f"the data contain only one class: {self.classes_[0]!r}.")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        Cs, candidates = self._grid()
+        self.Cs_, candidates = self._grid()
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        base = self._base()
-        members, fits, lanes = [], [], []
-        for train, _ in folds:
-            for c, params in enumerate(candidates):
-                members.append(clone(base).set_params(**params))
-                fits.append((X[train], y[train], sample_weight[train]))
-                lanes.append(c)
-        fitted = fit_members(members, fits, lanes)
-        scorer = check_scoring(base, self.scoring)
-        n_folds, n_candidates = len(folds), len(candidates)
-        scores = np.full((n_folds, n_candidates), np.nan)
-        n_classes = len(self.classes_)
-        n_rows = 1 if n_classes == 2 else n_classes
-        paths = np.full((n_folds, n_candidates, n_rows, X.shape[1] + 1), np.nan)
-        n_iter = np.zeros((n_folds, n_candidates), dtype=np.int64)
-        for k, model in enumerate(fitted):
-            f, c = divmod(k, n_candidates)
-            if isinstance(model, Exception) or len(model.classes_) != n_classes:
-                continue
-            test = folds[f][1]
-            scores[f, c] = scorer(model, X[test], y[test])
-            paths[f, c] = np.hstack([model.coef_, model.intercept_[:, None]])
-            n_iter[f, c] = model.n_iter_
-        if np.all(np.isnan(scores)):
-            first = next((m for m in fitted if isinstance(m, Exception)), None)
-            raise ValueError(f"Every fit of {type(self).__name__} failed; the first "
-                             f"error: {first}") from first
-        self.Cs_, self.scores_ = Cs, scores
-        self.coefs_paths_, self.n_iter_ = paths, n_iter
-        self.cv_results_ = _cv_results(candidates, scores)
-        self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
-        best = candidates[self.best_index_]
+        self._search(X, y, sample_weight, folds, self._base(), candidates)
+        best = self.best_params_
         self.C_, self.learning_rate_ = best["C"], best["learning_rate"]
         self.l1_ratio_ = best.get("l1_ratio")
-        model = clone(base).set_params(**best)
-        if self.refit:
-            model.fit(X, y, sample_weight)
-        else:
-            # The fold mean, as LogisticRegressionCV(refit=False).
-            mean = np.nanmean(paths[:, self.best_index_], axis=0)
-            model.classes_, model.n_features_in_ = self.classes_, X.shape[1]
-            model.coef_, model.intercept_ = mean[:, :-1].astype(X.dtype), \
-                mean[:, -1].astype(X.dtype)
-        self.best_estimator_ = model
-        self.coef_, self.intercept_ = model.coef_, model.intercept_
         return self
 
-    def _checked(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, accept_sparse=SPARSE_FORMATS,
-                             dtype=FLOAT_DTYPES, reset=False)
+    def _path_shape(self, X) -> tuple:
+        n_classes = len(self.classes_)
+        return (1 if n_classes == 2 else n_classes, X.shape[1] + 1)
+
+    def _usable(self, model) -> bool:
+        # A fold without every class gives a model of another shape.
+        return len(model.classes_) == len(self.classes_)
+
+    @staticmethod
+    def _coefficients(model) -> np.ndarray:
+        return np.hstack([model.coef_, model.intercept_[:, None]])
+
+    def _set_mean_model(self, model, mean, X) -> None:
+        model.classes_, model.n_features_in_ = self.classes_, X.shape[1]
+        model.coef_ = mean[:, :-1].astype(X.dtype)
+        model.intercept_ = mean[:, -1].astype(X.dtype)
 
     def decision_function(self, X):
         """Confidence scores, as :meth:`GradLogisticRegression.decision_function`."""
@@ -305,28 +252,3 @@ max_iter, tol, random_state
         """Log class probabilities of the chosen model."""
         X = self._checked(X)
         return self.best_estimator_.predict_log_proba(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-
-def _cv_results(candidates: list[dict], scores: np.ndarray) -> dict:
-    """``cv_results_`` shaped like GridSearchCV's (the test scores)."""
-    results: dict = {"params": candidates}
-    for name in candidates[0]:
-        results[f"param_{name}"] = np.ma.MaskedArray(
-            [c[name] for c in candidates], mask=False, dtype=object)
-    for f, row in enumerate(scores):
-        results[f"split{f}_test_score"] = row
-    with np.errstate(invalid="ignore"):
-        mean = scores.mean(axis=0)
-        results["mean_test_score"] = mean
-        results["std_test_score"] = scores.std(axis=0)
-    # As GridSearchCV: a failed candidate ranks last.
-    order = np.where(np.isnan(mean), -np.inf, mean)
-    ranks = np.empty(len(mean), dtype=np.int32)
-    ranks[:] = [1 + np.sum(order > value) for value in order]
-    results["rank_test_score"] = ranks
-    return results
