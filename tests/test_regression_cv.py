@@ -93,3 +93,21 @@ def test_a_count_of_alphas_needs_alpha_max(diabetes):
     X, y = diabetes
     with pytest.raises(ValueError, match="alpha_max"):
         GradLinearRegressionCV(loss="huber", penalty="l1", alphas=5).fit(X, y)
+
+
+def test_candidates_share_their_folds_statistics(diabetes, monkeypatch):
+    # Least squares: each fold's statistics are computed once for all of its
+    # candidates (and once more for the refit), not once per member.
+    import gradest.linear_model._statistics as statistics
+
+    calls = []
+    original = statistics._row_moments
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return original(*args)
+
+    monkeypatch.setattr(statistics, "_row_moments", counted)
+    X, y = diabetes
+    GradLinearRegressionCV(alphas=[0.1, 1.0, 10.0, 100.0], cv=3).fit(X, y)
+    assert len(calls) == 3 + 1

@@ -12,6 +12,7 @@ separate ``fit`` would, but all of them share one compiled loop.
 from typing import Any
 
 from .._engine import Problem, minimize_batched
+from .._shared import shared_results
 
 __all__ = ["fit_members"]
 
@@ -54,6 +55,12 @@ def _replay(estimator, result) -> None:
 
 
 def fit_members(estimators: list, fits: list[tuple], lanes: list | None = None) -> list:
+    """:func:`_fit_members`, the members sharing what depends on their rows only."""
+    with shared_results():
+        return _fit_members(estimators, fits, lanes)
+
+
+def _fit_members(estimators: list, fits: list[tuple], lanes: list | None) -> list:
     """Fit ``estimators[k]`` with the arguments ``fits[k]`` (``X, y, weight``).
 
     Members of one of `lanes` (the folds of a candidate) are batched together

@@ -67,9 +67,12 @@ class SearchMixin:
         """
         members, fits, lanes = [], [], []
         for train, _ in folds:
+            # One copy of the fold's rows for all candidates, which then share
+            # what depends on the rows alone (least-squares statistics).
+            rows = (X[train], y[train], sample_weight[train])
             for c, params in enumerate(candidates):
                 members.append(clone(base).set_params(**params))
-                fits.append((X[train], y[train], sample_weight[train]))
+                fits.append(rows)
                 lanes.append(c)
         fitted = fit_members(members, fits, lanes)
         scorer = check_scoring(base, self.scoring)

@@ -45,11 +45,12 @@ import scipy.sparse
 from .._losses import has_statistics
 from .._moments import Moments
 from .._scaling import Standardization
+from .._shared import shared
 
 __all__ = ["LeastSquaresStatistics", "RowMoments", "StatisticsObjective",
-           "least_squares_statistics", "merge_row_moments", "row_moments",
-           "kept_for_streaming", "statistics_dtype", "statistics_problem",
-           "streams_exactly", "use_statistics"]
+           "kept_for_streaming", "least_squares_statistics", "merge_row_moments",
+           "row_moments", "statistics_dtype",
+           "statistics_problem", "streams_exactly", "use_statistics"]
 
 # Rows per block of the sparse pass: bounds its temporaries (a block of
 # float64 standardised rows) to a few tens of MB.
@@ -186,6 +187,13 @@ class RowMoments(NamedTuple):
 
 
 def row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowMoments:
+    """:func:`_row_moments`, computed once per arrays within a search's
+    :func:`~gradest._shared.shared_results` (its candidates share their
+    fold's statistics)."""
+    return shared(_row_moments, X, Y, sample_weight)
+
+
+def _row_moments(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray) -> RowMoments:
     """Means and centred cross-products of X and Y, in one blocked float64 pass.
 
     Each block is centred about its own weighted mean and merged into the
