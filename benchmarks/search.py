@@ -76,7 +76,49 @@ def search(quick: bool) -> list[dict]:
                             sklearn_name="GridSearchCV(GradLogisticRegression)",
                             bound_s=1.0, target="<= 1.0 s", met=first <= 1.0,
                             note="imports excluded; loaded 2-core machine"))
-    return rows
+    return rows + _lasso_rows(quick)
+
+
+_LASSO_CASE = "Lasso, 30 alphas x 5 folds"
+
+
+def _lasso_rows(quick: bool) -> list[dict]:
+    """GradLinearRegressionCV against separate fits and LassoCV, side by side.
+
+    make_regression 5,000 x 200 (1,000 x 50 in the quick run), the grid
+    spaced from alpha_max as LassoCV's; LassoCV on columns standardised once.
+    """
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.preprocessing import StandardScaler
+
+    from gradest import GradLinearRegression, GradLinearRegressionCV
+
+    shape = (1000, 50) if quick else (5000, 200)
+    X, y = make_regression(*shape, n_informative=20, noise=5, random_state=0)
+    Xs = StandardScaler().fit_transform(X)
+    folds = list(KFold(5).split(X))
+    cv = quietly(lambda: GradLinearRegressionCV(penalty="l1", alphas=30,
+                                                cv=folds).fit(X, y))
+    fits = {
+        "cv": lambda: quietly(lambda: GradLinearRegressionCV(
+            penalty="l1", alphas=30, cv=folds).fit(X, y)),
+        "grid": lambda: quietly(lambda: GridSearchCV(
+            GradLinearRegression(penalty="l1"), {"alpha": list(cv.alphas_)},
+            cv=folds).fit(X, y)),
+        "lasso": lambda: LassoCV(alphas=30, cv=folds).fit(Xs, y),
+    }
+    medians = interleaved_medians(fits, repeats=1 if quick else 3)
+    what = f"{shape[0]:,} x {shape[1]}, warm"
+    return [row(_LASSO_CASE, f"{what}: GradLinearRegressionCV vs GridSearchCV",
+                medians["cv"], sklearn_s=medians["grid"],
+                sklearn_name="GridSearchCV(GradLinearRegression)",
+                note="the same scores and choice (tests/test_regression_cv.py)"),
+            row(_LASSO_CASE, f"{what}: GradLinearRegressionCV vs LassoCV",
+                medians["cv"], sklearn_s=medians["lasso"],
+                sklearn_name="StandardScaler + LassoCV",
+                note="LassoCV standardises once, gradest per fold")]
 
 
 SEARCH_CASES = {"search": search}
