@@ -259,8 +259,9 @@ def minimize(problem: Problem, settings: Settings, *,
     return finish(problem, settings, run, state, records, history)
 
 
-def _stalled_at_rounding(state: LoopState) -> bool:
-    """Whether a stall ended where rounding hides what is left to gain.
+def _within_rounding(grad_max: float, value: float, eps: float) -> bool:
+    """Whether a stall at objective `value` and largest gradient component
+    `grad_max` ended where rounding hides what is left to gain.
 
     A monotone solver stalls when no step lowers the objective in the
     working precision. Near a minimiser a gradient ``g`` can lower the
@@ -276,12 +277,7 @@ def _stalled_at_rounding(state: LoopState) -> bool:
     objectives at the reference's to 1e-9, or within the smoothing's own
     bound); a stall above it still warns.
     """
-    if int(state.status) != Status.STALLED:
-        return False
-    eps = float(np.finfo(np.asarray(state.value).dtype).eps)
-    grad_max = float(np.max(np.abs(state.grad), initial=0.0))
-    floor = np.sqrt(2.0 * _CURVATURE_BOUND * eps * max(1.0, abs(float(state.value))))
-    return grad_max <= floor
+    return grad_max <= np.sqrt(2.0 * _CURVATURE_BOUND * eps * max(1.0, abs(value)))
 
 
 # Curvatures of standardised objectives, for the rounding floor of a stall:
@@ -300,14 +296,16 @@ def finish(problem: Problem, settings: Settings, run: _Run, state: LoopState,
     call it once per member.
     """
     spec = solver_spec(settings.solver)
+    status, value = Status(int(state.status)), float(state.value)
+    grad_max = float(np.max(np.abs(state.grad), initial=0.0))
+    eps = float(np.finfo(np.asarray(state.value).dtype).eps)
     outcome = Outcome(
-        status=Status(int(state.status)), n_iter=int(state.n_iter),
-        value=float(state.value),
-        grad_max=float(np.max(np.abs(state.grad), initial=0.0)), tol=run.tol,
-        solver=settings.solver, max_iter=settings.max_iter,
+        status=status, n_iter=int(state.n_iter), value=value, grad_max=grad_max,
+        tol=run.tol, solver=settings.solver, max_iter=settings.max_iter,
         learning_rate=settings.learning_rate if spec.uses_learning_rate else None,
         unit="epochs" if settings.batch_size is not None else "iterations",
-        expected_end=settings.fixed_steps or _stalled_at_rounding(state),
+        expected_end=settings.fixed_steps or (
+            status == Status.STALLED and _within_rounding(grad_max, value, eps)),
         reference=float(state.reference),
         smooth=problem.smooth)
     settle(outcome, settings.name)

@@ -172,12 +172,10 @@ max_iter, tol, random_state
               else grid_axis("C", self.Cs))
         axes = {"C": Cs}
         if self.penalty == "elasticnet":
-            axes["l1_ratio"] = grid_axis(
-                "l1_ratio", [0.5] if self.l1_ratios is None else self.l1_ratios,
-                at_most_one=True)
-        rates = (self.learning_rates if self.learning_rates is not None
-                 else [self.learning_rate])
-        axes["learning_rate"] = grid_axis("learning_rate", rates)
+            axes["l1_ratio"] = grid_axis("l1_ratio", self.l1_ratios, default=0.5,
+                                         at_most_one=True)
+        axes["learning_rate"] = grid_axis("learning_rate", self.learning_rates,
+                                          default=self.learning_rate)
         return Cs, grid_candidates(axes, self.solver)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -216,7 +214,7 @@ max_iter, tol, random_state
         self.l1_ratio_ = best.get("l1_ratio")
         return self
 
-    def _path_shape(self, X) -> tuple:
+    def _path_shape(self, X, y) -> tuple:
         n_classes = len(self.classes_)
         return (1 if n_classes == 2 else n_classes, X.shape[1] + 1)
 
@@ -228,7 +226,7 @@ max_iter, tol, random_state
     def _coefficients(model) -> np.ndarray:
         return np.hstack([model.coef_, model.intercept_[:, None]])
 
-    def _set_mean_model(self, model, mean, X) -> None:
+    def _set_mean_model(self, model, mean, X, y) -> None:
         model.classes_, model.n_features_in_ = self.classes_, X.shape[1]
         model.coef_ = mean[:, :-1].astype(X.dtype)
         model.intercept_ = mean[:, -1].astype(X.dtype)

@@ -181,8 +181,9 @@ class LinearGradientModel(SmoothedLossMixin, GradientFitMixin):
         that name it).
         """
         n_features = X.shape[1]
+        # A stream in progress, or the exact stream continuing a fit's rows.
         standardize = self._resolve_standardize(
-            X, continuing=prior_rows is not None or any(m is not None for m in prior)
+            X, continuing=prior_rows is not None
             or getattr(self, "_stream_", None) is not None)
         full_batch = not stochastic and options.get(
             "batch_size", getattr(self, "batch_size", None)) is None

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._engine import AUTO, SOLVERS
-from .._losses import loss_names
+from .._losses import link_of, loss_names
 from .._penalties import penalty_names
 from ._fit import FLOAT_DTYPES, SPARSE_FORMATS
 from ._path import alpha_max
@@ -184,11 +184,10 @@ solver, learning_rate, max_iter, tol, random_state
         """The grid of alpha and the candidates."""
         ratios = [None]
         if self.penalty == "elasticnet":
-            ratios = grid_axis("l1_ratio",
-                               [0.5] if self.l1_ratios is None else self.l1_ratios,
+            ratios = grid_axis("l1_ratio", self.l1_ratios, default=0.5,
                                at_most_one=True)
-        rates = grid_axis("learning_rate", [self.learning_rate]
-                          if self.learning_rates is None else self.learning_rates)
+        rates = grid_axis("learning_rate", self.learning_rates,
+                          default=self.learning_rate)
         sparse_path = self.penalty in ("l1", "elasticnet")
         if not isinstance(self.alphas, Integral):
             alphas = grid_axis("alpha", self.alphas)
@@ -247,25 +246,19 @@ solver, learning_rate, max_iter, tol, random_state
         self.l1_ratio_ = best.get("l1_ratio")
         # The held-out MSE of every member, from its coefficients.
         self.mse_path_ = np.full((len(candidates), len(folds)), np.nan)
-        Y = y.reshape(len(y), -1)
+        Y, mean_of = y.reshape(len(y), -1), link_of(self.loss).inverse
         for f, (_, test) in enumerate(folds):
             for c in range(len(candidates)):
                 path = self.coefs_paths_[f, c]
                 if np.all(np.isfinite(path)):
-                    prediction = np.asarray(X[test] @ path[:, :-1].T) + path[:, -1]
-                    if self.loss in ("poisson", "gamma", "tweedie"):
-                        prediction = np.exp(prediction)
+                    prediction = mean_of(np.asarray(X[test] @ path[:, :-1].T)
+                                         + path[:, -1])
                     self.mse_path_[c, f] = np.mean((Y[test] - prediction) ** 2)
         return self
 
-    def _path_shape(self, X) -> tuple:
-        return (self._n_targets, X.shape[1] + 1)
-
-    def _search(self, X, y, *args) -> None:
-        # The fold-mean model (refit=False) keeps the shapes of y.
-        self._one_target = y.ndim == 1
-        self._n_targets = 1 if y.ndim == 1 else y.shape[1]
-        super()._search(X, y, *args)
+    @staticmethod
+    def _path_shape(X, y) -> tuple:
+        return (1 if y.ndim == 1 else y.shape[1], X.shape[1] + 1)
 
     @staticmethod
     def _usable(model) -> bool:
@@ -276,9 +269,11 @@ solver, learning_rate, max_iter, tol, random_state
         return np.hstack([np.atleast_2d(model.coef_),
                           np.atleast_1d(model.intercept_)[:, None]])
 
-    def _set_mean_model(self, model, mean, X) -> None:
+    @staticmethod
+    def _set_mean_model(model, mean, X, y) -> None:
+        # The shapes of a fit on y: 1-D coefficients for 1-D y.
         model.n_features_in_ = X.shape[1]
-        if self._one_target:
+        if y.ndim == 1:
             model.coef_ = mean[0, :-1].astype(X.dtype)
             model.intercept_ = X.dtype.type(mean[0, -1])
         else:

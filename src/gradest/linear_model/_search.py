@@ -21,9 +21,11 @@ from ._members import fit_members
 __all__ = ["SearchMixin", "grid_axis", "grid_candidates"]
 
 
-def grid_axis(name: str, values, *, at_most_one: bool = False) -> np.ndarray:
-    """The grid of one hyperparameter as a float array, checked."""
-    values = np.asarray(values, dtype=float).ravel()
+def grid_axis(name: str, values, *, default: float | None = None,
+              at_most_one: bool = False) -> np.ndarray:
+    """The grid of one hyperparameter as a float array, checked (None: the
+    single `default`)."""
+    values = np.asarray([default] if values is None else values, dtype=float).ravel()
     if values.size == 0 or not np.all(np.isfinite(values) & (values > 0)) \
             or (at_most_one and np.any(values > 1)):
         raise ValueError(f"The grid of {name} must hold positive finite "
@@ -78,7 +80,7 @@ class SearchMixin:
         scorer = check_scoring(base, self.scoring)
         n_folds, n_candidates = len(folds), len(candidates)
         scores = np.full((n_folds, n_candidates), np.nan)
-        paths = np.full((n_folds, n_candidates, *self._path_shape(X)), np.nan)
+        paths = np.full((n_folds, n_candidates, *self._path_shape(X, y)), np.nan)
         n_iter = np.zeros((n_folds, n_candidates), dtype=np.int64)
         for k, model in enumerate(fitted):
             f, c = divmod(k, n_candidates)
@@ -102,7 +104,7 @@ class SearchMixin:
         else:
             # The fold mean, as scikit-learn's CV estimators with refit=False.
             self._set_mean_model(model, np.nanmean(paths[:, self.best_index_], axis=0),
-                                 X)
+                                 X, y)
         self.best_estimator_ = model
         self.coef_, self.intercept_ = model.coef_, model.intercept_
 
