@@ -81,6 +81,20 @@ def test_moments_merged_over_chunks_equal_moments_of_all_rows(X, weights, cuts):
     np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-8, atol=1e-6)
 
 
+def test_merged_moments_keep_a_subnormal_columns_difference_of_means():
+    # Found by the test above: one subnormal entry among zeros. Its block's
+    # mean underflowed in the column's own units, and the merge lost the
+    # blocks' difference of means (m2 0.9583 against 0.96, in scale units).
+    X = np.zeros((25, 1))
+    X[1, 0] = 5e-324
+    weights = np.ones(25)
+    merged = merge_moments(compute_moments(X[:1], weights[:1]),
+                           compute_moments(X[1:], weights[1:]))
+    whole = compute_moments(X, weights)
+    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-12)
+    np.testing.assert_allclose(whole.m2, 1 - 1 / 25, rtol=1e-12)
+
+
 @settings(max_examples=40, deadline=None)
 @given(value=finite, dtype=st.sampled_from([np.float32, np.float64]))
 def test_constant_columns_are_zero_and_finite(value, dtype):

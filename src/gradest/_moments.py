@@ -32,8 +32,10 @@ class Moments(NamedTuple):
         Sum of the weights.
     count : int
         Number of rows with positive weight.
-    mean : ndarray of shape (n_columns,)
-        Weighted mean (float64).
+    scaled_mean : ndarray of shape (n_columns,)
+        Weighted mean in units of `scale` (float64): a column of subnormal
+        values keeps its mean there, where in its own units it would
+        underflow and a merge would lose the blocks' difference of means.
     m2 : ndarray of shape (n_columns,)
         Weighted sum of squared deviations from `mean`, in units of `scale`:
         the sum for the raw column is ``m2 * scale**2``, which may overflow.
@@ -45,9 +47,14 @@ class Moments(NamedTuple):
 
     weight: float
     count: int
-    mean: np.ndarray
+    scaled_mean: np.ndarray
     m2: np.ndarray
     scale: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Weighted mean in the columns' own units."""
+        return self.scaled_mean * self.scale
 
 
 # Elements per block of rows: bounds the float64 temporaries of the moments,
@@ -72,12 +79,13 @@ def merge_moments(a: Moments | None, b: Moments) -> Moments:
         return a
     weight = a.weight + b.weight
     scale = np.maximum(a.scale, b.scale)
-    mean_a, mean_b = a.mean / scale, b.mean / scale
+    mean_a = a.scaled_mean * (a.scale / scale)
+    mean_b = b.scaled_mean * (b.scale / scale)
     delta = mean_b - mean_a
     return Moments(
         weight=weight,
         count=a.count + b.count,
-        mean=(mean_a + delta * (b.weight / weight)) * scale,
+        scaled_mean=mean_a + delta * (b.weight / weight),
         m2=(a.m2 * (a.scale / scale) ** 2 + b.m2 * (b.scale / scale) ** 2
             + delta**2 * (a.weight * b.weight / weight)),
         scale=scale,
@@ -183,7 +191,7 @@ def _sparse_moments(A, sample_weight: np.ndarray) -> Moments:
         deviation = values / scale[columns] - mean[columns]
         m2 += np.bincount(columns, weights=weights[rows] * deviation**2,
                           minlength=n_columns)
-    return Moments(total, count, mean * scale, m2, scale)
+    return Moments(total, count, mean, m2, scale)
 
 
 def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
@@ -217,8 +225,7 @@ def compute_moments(A: np.ndarray, sample_weight: np.ndarray) -> Moments:
         block -= mean
         np.square(block, out=block)
         moments = merge_moments(moments, Moments(
-            total, int(np.count_nonzero(weights)), mean * scale, weights @ block,
-            scale))
+            total, int(np.count_nonzero(weights)), mean, weights @ block, scale))
     if moments is None:
         raise ValueError("sample_weight must have a positive sum.")
     return moments
